@@ -1,0 +1,45 @@
+"""The ``labkit`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from labkit.errors import LabkitError
+
+
+def _classify(args) -> int:
+    from labkit import imagenet, images, models
+    from labkit.device import device_line
+
+    print(device_line())
+    model = models.load_model(args.model)
+    photos = args.images or list(images.BUNDLED)
+    batch = images.load_batch(photos, models.input_size(model))  # all images load before inference
+    for photo, top in zip(photos, imagenet.decode(models.predict(model, batch), top=args.top), strict=True):
+        print(f"{photo}: " + ", ".join(imagenet.label(i, p) for i, _, p in top))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("classify", help="classify photos (bundled ones by default) and print the device line")
+    p.add_argument("images", nargs="*", help="bundled photo names or image paths")
+    p.add_argument("--model", default="auto", help="registry model name (default: auto)")
+    p.add_argument("--top", type=int, default=5)
+    p.set_defaults(func=_classify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Figures: image grids, heat-map overlays (images x methods), a Captum-style attribution view."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from labkit.errors import LabkitError
+
+
+def _as_display(img) -> np.ndarray:
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[-1] == 3 and a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8) if a.max(initial=0) > 1.0 else a
+    return a
+
+
+def image_grid(images: Sequence, titles: Sequence[str] | None = None, ncols: int | None = None,
+               cmap: str | None = None, size: float = 3.0, suptitle: str | None = None):
+    """Images in a grid with titles; returns the figure."""
+    n = len(images)
+    if n == 0:
+        raise LabkitError("image_grid needs at least one image")
+    ncols = min(n, ncols or n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(_as_display(images[k]), cmap=cmap)
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def normalize_map(m) -> np.ndarray:
+    """A map scaled to 0..1 (a constant map becomes all zeros)."""
+    m = np.asarray(m, dtype=np.float64)
+    if m.ndim == 3:
+        m = np.abs(m).max(axis=-1)
+    lo, hi = m.min(), m.max()
+    return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+
+
+def overlay_grid(images: Sequence, maps: Mapping[str, Sequence], row_titles: Sequence[str] | None = None,
+                 alpha: float = 0.5, cmap: str = "jet", size: float = 2.6, overlay: bool = True):
+    """Images (rows) x methods (columns): each method's map over its image; returns the figure."""
+    methods = list(maps)
+    n = len(images)
+    for m in methods:
+        if len(maps[m]) != n:
+            raise LabkitError(f"method {m!r} has {len(maps[m])} maps for {n} images")
+    ncols = len(methods) + 1
+    fig, axes = plt.subplots(n, ncols, figsize=(size * ncols, size * n), squeeze=False)
+    for i in range(n):
+        base = _as_display(images[i])
+        axes[i, 0].imshow(base)
+        axes[i, 0].set_title(row_titles[i] if row_titles else "image", fontsize=9)
+        for j, m in enumerate(methods, start=1):
+            heat = normalize_map(maps[m][i])
+            ax = axes[i, j]
+            if overlay:
+                ax.imshow(base)
+                ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+            else:
+                ax.imshow(heat, cmap=cmap, vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(m, fontsize=10)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _signed(attr: np.ndarray, sign: str) -> np.ndarray:
+    if sign == "positive":
+        return np.maximum(attr, 0)
+    if sign == "negative":
+        return np.minimum(attr, 0)
+    if sign == "absolute_value":
+        return np.abs(attr)
+    return attr
+
+
+def attribution_scale(attr, sign: str = "absolute_value", outlier_perc: float = 2.0) -> np.ndarray:
+    """Captum's normalisation: sum channels, keep ``sign``, divide by the top ``outlier_perc`` percentile."""
+    a = np.asarray(attr, dtype=np.float64)
+    if a.ndim == 3:
+        a = a.sum(axis=-1)
+    a = _signed(a, sign)
+    threshold = np.percentile(np.abs(a), 100 - outlier_perc)
+    if threshold == 0:
+        return np.zeros_like(a)
+    return np.clip(a / threshold, -1, 1)
+
+
+SIGNS = ("positive", "negative", "absolute_value", "all")
+METHODS = ("heat_map", "blended_heat_map", "masked_image", "original_image")
+
+
+def show_attribution(attr, image=None, method: str = "heat_map", sign: str = "absolute_value",
+                     outlier_perc: float = 2.0, cmap: str | None = None, alpha: float = 0.5,
+                     show_colorbar: bool = True, title: str | None = None, ax=None):
+    """One attribution map, in the spirit of Captum's ``visualize_image_attr``; returns the figure.
+
+    ``method``: heat_map / blended_heat_map / masked_image / original_image;
+    ``sign``: positive / negative / absolute_value / all.
+    """
+    if method not in METHODS:
+        raise LabkitError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
+    if sign not in SIGNS:
+        raise LabkitError(f"unknown sign {sign!r}; one of {', '.join(SIGNS)}")
+    if method != "heat_map" and image is None:
+        raise LabkitError(f"method {method!r} needs the image")
+    fig = ax.figure if ax is not None else plt.figure(figsize=(4, 4))
+    ax = ax or fig.add_subplot(1, 1, 1)
+    scaled = attribution_scale(attr, sign, outlier_perc)
+    default_cmap = {"positive": "Greens", "negative": "Reds", "absolute_value": "Blues", "all": "bwr"}[sign]
+    vmin = -1 if sign == "all" else 0
+    im = None
+    if method == "original_image":
+        ax.imshow(_as_display(image))
+    elif method == "masked_image":
+        ax.imshow((np.asarray(image, np.float64) * np.abs(scaled)[..., None]).astype(np.uint8))
+    else:
+        if method == "blended_heat_map":
+            ax.imshow(np.mean(np.asarray(image, np.float64), axis=-1), cmap="gray")
+        im = ax.imshow(scaled, cmap=cmap or default_cmap, vmin=vmin, vmax=1,
+                       alpha=alpha if method == "blended_heat_map" else None)
+    if show_colorbar and im is not None:
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a figure as PNG, atomically (no half-written file on failure)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

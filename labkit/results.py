@@ -1,0 +1,87 @@
+"""Key results as data: each lab records its numbers so tests, graders and the report
+read values, not pixels.
+
+``record(name, value)`` stores a JSON-able value in ``<out_dir>/results.json`` (written
+atomically) and, inside a notebook, also as a ``application/x.labkit+json`` display
+output, scrapbook-style, so the value travels with the executed notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+MIME = "application/x.labkit+json"
+_STATE: dict = {"path": None, "data": {}}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "to_dict"):  # pandas objects
+        return _plain(value.to_dict())
+    return value
+
+
+def start(out_dir: str | os.PathLike, lab: str, **params) -> Path:
+    """Begin a lab's results file in ``out_dir`` (creates it), recording the parameters."""
+    path = Path(out_dir) / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _STATE["path"] = path
+    _STATE["data"] = {"lab": lab, "params": _plain(params)}
+    _write()
+    return path
+
+
+def record(name: str, value, display: bool = True):
+    """Record one key result (JSON-able: numbers, strings, lists, dicts, arrays, DataFrames)."""
+    plain = _plain(value)
+    _STATE["data"][name] = plain
+    if _STATE["path"] is not None:
+        _write()
+    if display:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display as ipy_display
+
+            if get_ipython() is not None:
+                ipy_display({MIME: {name: plain}, "text/plain": f"[recorded {name}]"}, raw=True)
+        except ImportError:
+            pass
+    return value
+
+
+def _write() -> None:
+    path = _STATE["path"]
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(_STATE["data"], indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read(path: str | os.PathLike) -> dict:
+    """Key results from a ``results.json`` or from an executed notebook's outputs."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    out: dict = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if MIME in data:
+                out.update(data[MIME])
+    return out

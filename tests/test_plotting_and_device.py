@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from labkit import LabkitError, plotting
+from labkit.device import device_line
+
+
+def test_device_line_names_tf_and_gpus():
+    line = device_line()
+    assert line.startswith("TensorFlow 2.") and ("CPU only" in line or "GPU" in line)
+
+
+def test_grids_and_attribution_views_save_png(tmp_path):
+    imgs = [np.full((16, 16, 3), v, np.uint8) for v in (0, 128)]
+    maps = {"a": [np.random.rand(16, 16)] * 2, "b": [np.random.rand(16, 16, 3)] * 2}
+    for name, fig in {
+        "grid": plotting.image_grid(imgs, ["x", "y"]),
+        "overlay": plotting.overlay_grid(imgs, maps, ["x", "y"]),
+        "attr": plotting.show_attribution(np.random.randn(16, 16, 3), imgs[1], "blended_heat_map", "all"),
+    }.items():
+        path = plotting.save_png(fig, tmp_path / f"{name}.png")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_attribution_scale_clips_outliers():
+    a = np.zeros((10, 10))
+    a[0, 0], a[1, 1] = 100.0, 1.0
+    s = plotting.attribution_scale(a, "positive", outlier_perc=1)
+    assert s.max() == 1.0 and s[0, 0] == 1.0
+
+
+def test_bad_view_arguments():
+    with pytest.raises(LabkitError, match="unknown sign"):
+        plotting.show_attribution(np.zeros((4, 4)), sign="both")
+    with pytest.raises(LabkitError, match="needs the image"):
+        plotting.show_attribution(np.zeros((4, 4)), method="blended_heat_map")
