@@ -154,3 +154,102 @@ def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def line_panels(panels: Mapping[str, Mapping[str, tuple[Sequence, Sequence]]], xlabel: str = "",
+                ylabel: str = "", size: float = 4.0):
+    """One panel per key of ``panels``; in each, one line per label from its ``(x, y)``; returns the figure."""
+    if not panels:
+        raise LabkitError("line_panels needs at least one panel")
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * 1.3 * len(panels), size), squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels.items(), strict=True):
+        for k, (label, (x, y)) in enumerate(lines.items()):
+            ax.plot(x, y, label=label, lw=1.5, ls="-" if k < 10 else "--")
+        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(table, xlabel: str = "", reference: float | None = None, reference_label: str = "",
+                 title: str | None = None, size: float = 4.0):
+    """Horizontal bars: rows of ``table`` (a DataFrame) on the y-axis, one bar per column;
+    an optional vertical ``reference`` line (e.g. chance); returns the figure."""
+    import pandas as pd
+
+    df = pd.DataFrame(table)
+    if df.empty:
+        raise LabkitError("grouped_bars needs a non-empty table")
+    fig, ax = plt.subplots(figsize=(size * 1.6, 0.35 * len(df) * max(1, len(df.columns) / 2) + 1.2))
+    df.iloc[::-1].plot.barh(ax=ax, width=0.8)
+    if reference is not None:
+        ax.axvline(reference, color="k", ls="--", lw=1, label=reference_label or None)
+    ax.set(xlabel=xlabel, title=title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def histograms(panels: Mapping[str, Mapping[str, Sequence[float]]], bins: int = 30, xlabel: str = "",
+               range_: tuple[float, float] | None = None, size: float = 3.6):
+    """One panel per key of ``panels``; in each, one step histogram per label of its values; returns the figure."""
+    if not panels:
+        raise LabkitError("histograms needs at least one panel")
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * 1.2 * len(panels), size), squeeze=False, sharey=True)
+    for ax, (title, groups) in zip(axes[0], panels.items(), strict=True):
+        for label, values in groups.items():
+            ax.hist(np.asarray(values, np.float64), bins=bins, range=range_, histtype="step", lw=1.5, label=label)
+        ax.set(title=title, xlabel=xlabel)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("images")
+    axes[0, -1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def heat_table(table, fmt: str = "{:.2f}", cmap: str = "viridis", title: str | None = None,
+               vmin: float | None = None, vmax: float | None = None, size: float = 0.75):
+    """A DataFrame as an annotated heat map (rows x columns, e.g. models x labels); returns the figure."""
+    import pandas as pd
+
+    df = pd.DataFrame(table)
+    if df.empty:
+        raise LabkitError("heat_table needs a non-empty table")
+    values = df.to_numpy(dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(max(4.0, size * len(df.columns) + 2.5), max(2.0, 0.45 * len(df) + 1.5)))
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(df.columns)), [str(c) for c in df.columns], rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(df)), [str(i) for i in df.index], fontsize=9)
+    for (i, j), v in np.ndenumerate(values):
+        r, g, b, _ = im.cmap(im.norm(v))
+        dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # white text on dark cells
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color="w" if dark else "k")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def attribution_grid(images: Sequence, attributions: Mapping[str, Sequence], row_titles: Sequence[str] | None = None,
+                     method: str = "heat_map", sign: str = "positive", outlier_perc: float = 2.0,
+                     size: float = 3.0):
+    """Images (rows) x attribution methods (columns), each through ``show_attribution``; returns the figure."""
+    n = len(images)
+    for name, attrs in attributions.items():
+        if len(attrs) != n:
+            raise LabkitError(f"{name!r} has {len(attrs)} attributions for {n} images")
+    ncols = len(attributions) + 1
+    fig, axes = plt.subplots(n, ncols, figsize=(size * ncols * 1.15, size * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(_as_display(images[i]))
+        axes[i, 0].set_title(row_titles[i] if row_titles else "image", fontsize=10)
+        axes[i, 0].axis("off")
+        for j, (name, attrs) in enumerate(attributions.items(), start=1):
+            show_attribution(attrs[i], images[i], method, sign, outlier_perc, ax=axes[i, j],
+                             title=name if i == 0 else None)
+    fig.suptitle(f"method={method}, sign={sign}, outlier_perc={outlier_perc}", fontsize=10)
+    fig.tight_layout()
+    return fig

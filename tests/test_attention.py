@@ -1,0 +1,251 @@
+"""Lab 1 helpers: tf-keras-vis attention maps, faithfulness metrics, mosaic mass, randomisation."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from labkit import LabkitError, images, scores
+from labkit import attribution as A
+
+X32 = images.load_batch(["chelsea", "coffee"], 32)
+OPTS = {"smooth_samples": 4, "scorecam_max_n": 8, "progress": False}
+
+
+def _vgg_like(size=32):
+    """VGG's shape in miniature: conv blocks, max-pool, flatten, two ReLU dense layers, softmax."""
+    L = keras.layers
+    init = keras.initializers.HeNormal(seed=0)
+    inputs = keras.Input((size, size, 3))
+    x = L.Rescaling(1 / 127.5, -1)(inputs)
+    x = L.Conv2D(8, 3, padding="same", activation="relu", kernel_initializer=init, name="block1_conv1")(x)
+    x = L.MaxPooling2D(name="block1_pool")(x)
+    x = L.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=init, name="block2_conv1")(x)
+    x = L.MaxPooling2D(name="block2_pool")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(32, activation="relu", kernel_initializer=init, name="fc1")(x)
+    x = L.Dense(32, activation="relu", kernel_initializer=init, name="fc2")(x)
+    out = L.Dense(1000, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, out, name="vgg_like")
+
+
+def _assert_distinct_and_alive(maps, allowed_equal=()):
+    for name, m in maps.items():
+        assert m.shape == (2, 32, 32) and np.isfinite(m).all(), name
+        for i in range(len(m)):
+            assert m[i].max() > 0, f"{name}: all-zero map for image {i}"
+            assert np.ptp(m[i]) > 1e-3, f"{name}: constant map for image {i}"
+    for a, b in itertools.combinations(maps, 2):
+        if {a, b} in [set(p) for p in allowed_equal]:
+            continue
+        assert np.abs(maps[a] - maps[b]).max() > 1e-3, f"{a} and {b} give the same maps"
+
+
+@pytest.mark.parametrize("net", ["tiny_relu", "tiny_relu6"])
+def test_every_method_gives_its_own_living_map(net, request):
+    """No method may silently return an all-zero, constant, or another method's map.
+
+    CAM layer ``conv2`` is followed by ReLU layers, so every backprop rule and CAM weighting matters.
+    """
+    model = request.getfixturevalue(net)
+    maps = A.attention_maps(model, X32, [1, 2], "all", penultimate_layer="conv2", **OPTS)
+    assert list(maps) == list(A.METHODS)
+    _assert_distinct_and_alive(maps)
+
+
+def test_vgg_like_default_layer_and_distinct_maps():
+    model = _vgg_like()
+    assert A.default_cam_layer(model) == "block2_conv1"  # VGG16: block5_conv3, as the seeds' layer -1
+    maps = A.attention_maps(model, X32, [3, 4], "all", **OPTS)
+    _assert_distinct_and_alive(maps)
+
+
+def test_gap_head_makes_known_pairs_identical(tiny_relu6):
+    """CAM layer -> global average pooling -> Dense: the gradient at the CAM layer is constant over
+    space and meets no ReLU, so the backprop rule cannot change Grad-CAM, and Grad-CAM++ reduces to Layer-CAM."""
+    assert A.default_cam_layer(tiny_relu6) == "conv3"
+    maps = A.attention_maps(tiny_relu6, X32, [1, 2], ["gradcam", "gradcam_guided", "gradcam++", "layercam"], **OPTS)
+    np.testing.assert_allclose(maps["gradcam_guided"], maps["gradcam"], atol=1e-6)
+    np.testing.assert_allclose(maps["gradcam++"], maps["layercam"], atol=1e-4)  # float rounding
+    assert np.abs(maps["gradcam"] - maps["layercam"]).max() > 1e-3
+
+
+def test_single_method_helpers_match_attention_maps(tiny_relu):
+    both = A.attention_maps(tiny_relu, X32, "goose", ["guided_backprop", "gradcam_rectified", "scorecam"], **OPTS)
+    np.testing.assert_allclose(A.saliency(tiny_relu, X32, "goose", backprop="guided"), both["guided_backprop"])
+    np.testing.assert_allclose(A.gradcam(tiny_relu, X32, 99, backprop="rectified"), both["gradcam_rectified"])
+    np.testing.assert_allclose(A.scorecam(tiny_relu, X32, 99, max_n=8), both["scorecam"], atol=1e-6)
+
+
+def test_smoothgrad_is_seeded_and_leaves_numpy_alone(tiny_relu):
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    a = A.smoothgrad(tiny_relu, X32, [1, 2], samples=3, seed=5)
+    assert (np.random.get_state()[1] == before).all()
+    np.testing.assert_array_equal(a, A.smoothgrad(tiny_relu, X32, [1, 2], samples=3, seed=5))
+    assert np.abs(a - A.smoothgrad(tiny_relu, X32, [1, 2], samples=3, seed=6)).max() > 1e-3
+
+
+def test_scores_name_the_targets(tiny_relu):
+    a = A.attention_maps(tiny_relu, X32, scores.categorical_score("goose", 2), ["saliency"], progress=False)
+    b = A.attention_maps(tiny_relu, X32, scores.per_image_score(["goose", 99]), ["saliency"], progress=False)
+    np.testing.assert_array_equal(a["saliency"], b["saliency"])
+    assert A.target_ids(scores.per_image_score(["goose", 284]), 2) == [99, 284]
+
+
+def test_one_clone_per_model_switches_rules_in_place(tiny_relu6):
+    """The cached clone, switched between rules, gives what a fresh tf-keras-vis clone gives."""
+    from tf_keras_vis.saliency import Saliency
+
+    from labkit import modifiers
+
+    A.release_clones()
+    g = A.modified_model(tiny_relu6, "guided")
+    assert A.modified_model(tiny_relu6, "vanilla") is g
+    assert g.get_layer("predictions").activation is not tiny_relu6.get_layer("predictions").activation
+    score = scores.categorical_score([1, 2], 2)
+    for rule in ("guided", "vanilla", "rectified", "guided"):
+        ours = Saliency(A.modified_model(tiny_relu6, rule), clone=False)(score, X32, normalize_map=False)
+        fresh = Saliency(tiny_relu6, model_modifier=modifiers.backprop_modifiers(rule))(score, X32,
+                                                                                        normalize_map=False)
+        np.testing.assert_allclose(ours, fresh, rtol=1e-5, atol=1e-7, err_msg=rule)
+    A.release_clones()
+    assert A.modified_model(tiny_relu6, "guided") is not g
+
+
+@pytest.fixture
+def no_heavy_work(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("heavy work started before the input was checked")
+
+    monkeypatch.setattr(A, "modified_model", refuse)
+    monkeypatch.setattr(A, "_batch", refuse)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"methods": ["gradcam", "gradkam"]}, "unknown attention method.*'gradkam'.*known: saliency"),
+    ({"targets": [1, 2, 3]}, "3 targets for 2 images"),
+    ({"targets": "gooose"}, r"unknown ImageNet class 'gooose'.*goose \(99\)"),
+    ({"penultimate_layer": "conv9"}, "no layer 'conv9'"),
+    ({"penultimate_layer": "avg_pool"}, "spatial"),
+    ({"methods": ["scorecam"], "scorecam_max_n": 99}, r"scorecam_max_n must be in 0\.\.16"),
+    ({"methods": ["smoothgrad"], "smooth_samples": 0}, "smooth_samples"),
+])
+def test_bad_input_fails_before_heavy_work(tiny_relu, no_heavy_work, kwargs, match):
+    args = {"targets": [1, 2], "methods": "all", **kwargs}
+    with pytest.raises(LabkitError, match=match):
+        A.attention_maps(tiny_relu, X32, args.pop("targets"), args.pop("methods"), **args)
+
+
+def test_aliases_and_unknown_backprop_rule():
+    assert A.check_methods(["Gradcam_Plus_Plus", "guided", "gradcam++"]) == ["gradcam++", "guided_backprop"]
+    with pytest.raises(LabkitError, match="unknown backprop rule"):
+        A.gradcam(None, X32, 1, backprop="deconv")
+
+
+# -- metrics on cases where the answer is known -----------------------------------------------
+
+def _linear_model(weights):
+    """p(class 0) = sigmoid(sum(weights * pixels) / 1000): the pixels' importance is ``weights``."""
+    h, w = weights.shape
+    inputs = keras.Input((h, w, 3))
+    x = keras.layers.Flatten()(inputs)
+    out = keras.layers.Dense(2, activation="softmax")(x)
+    model = keras.Model(inputs, out)
+    kernel = np.zeros((h * w * 3, 2), np.float32)
+    kernel[:, 0] = np.repeat(weights.ravel(), 3) / 1000.0
+    model.layers[-1].set_weights([kernel, np.array([-10.0, 0.0], np.float32)])
+    return model
+
+
+def test_deletion_and_insertion_rank_a_perfect_map_above_a_reversed_one():
+    rng = np.random.default_rng(0)
+    weights = rng.random((8, 8)) ** 3
+    model = _linear_model(weights)
+    x = np.full((1, 8, 8, 3), 200.0, np.float32)
+    perfect, reverse, rand = weights[None], -weights[None], A.random_maps((1, 8, 8), seed=1)
+    dele = {k: A.deletion_curve(model, x, m, 0, steps=16, baseline="black") for k, m in
+            {"perfect": perfect, "reverse": reverse, "random": rand}.items()}
+    f, d = dele["perfect"]
+    assert f[0] == 0 and f[-1] == 1 and d.shape == (1, 17)
+    full = model.predict(x, verbose=0)[0, 0]
+    assert d[0, 0] == pytest.approx(full, rel=1e-5) and d[0, -1] == pytest.approx(1 / (1 + np.exp(10)), rel=1e-4)
+    assert np.all(np.diff(d[0]) <= 1e-7)  # deleting positive evidence only lowers the probability
+    aucs = {k: A.auc(*v)[0] for k, v in dele.items()}
+    assert aucs["perfect"] < aucs["random"] < aucs["reverse"]
+    ins = {k: A.auc(*A.insertion_curve(model, x, m, 0, steps=16, baseline="black"))[0] for k, m in
+           {"perfect": perfect, "reverse": reverse}.items()}
+    assert ins["perfect"] > ins["reverse"]
+
+
+def test_auc_of_known_curves():
+    f = np.linspace(0, 1, 5)
+    assert A.auc(f, np.ones((1, 5)))[0] == pytest.approx(1.0)
+    assert A.auc(f, f[None])[0] == pytest.approx(0.5)
+
+
+def test_faithfulness_table_scores_identical_maps_once(tiny_relu):
+    m = A.random_maps((2, 32, 32), seed=3)
+    table, curves = A.faithfulness(tiny_relu, X32, {"a": m, "b": m.copy()}, [1, 2], steps=4, progress=False)
+    assert list(table.index) == ["a", "b", "random"]
+    assert table.loc["a"].tolist() == table.loc["b"].tolist()
+    assert curves["a"]["deletion"].shape == (2, 5)
+    with pytest.raises(LabkitError, match="unknown baseline"):
+        A.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], deletion_baseline="white")
+
+
+def test_baselines():
+    x = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    assert A.baseline_images(x, "black").max() == 0
+    np.testing.assert_allclose(A.baseline_images(x, "gray")[0, 0, 0], A.IMAGENET_MEAN_RGB, rtol=1e-6)
+    np.testing.assert_allclose(A.baseline_images(x, "mean")[0, 5, 5], x[0].mean(axis=(0, 1)), rtol=1e-5)
+    assert A.baseline_images(x, "blur").std() < 0.5 * x.std()
+
+
+def test_tile_mass_of_known_maps():
+    m = np.zeros((1, 32, 32))
+    m[0, 16:, 16:] = 1.0  # all mass in the bottom-right tile
+    assert A.tile_mass(m, 3).tolist() == [1.0] and A.tile_mass(m, 0).tolist() == [0.0]
+    assert A.tile_mass(np.ones((32, 32)), 2)[0] == pytest.approx(0.25)
+    assert np.isnan(A.tile_mass(np.zeros((32, 32)), 1)[0])
+    with pytest.raises(LabkitError, match="tile must be in 0..3"):
+        A.tile_mass(m, 4)
+
+
+def test_gradcam_finds_the_cat_in_a_mosaic(lite0):
+    """Chelsea in the top-left tile, three other photos around: most of Grad-CAM's mass is on the cat."""
+    mosaic = images.mosaic(["chelsea", "rocket", "grace_hopper", "camera"], 224)[None]
+    cam = A.gradcam(lite0, mosaic, "Egyptian cat")
+    assert A.tile_mass(cam, 0)[0] > 0.5
+
+
+# -- model randomisation ------------------------------------------------------------------------
+
+def test_randomize_top_layers_touches_only_the_top(tiny_relu):
+    assert A.weighted_layers(tiny_relu) == ["conv1", "conv2", "conv3", "predictions"]
+    r = A.randomize_top_layers(tiny_relu, 2, seed=1)
+    for name in ("conv1", "conv2"):
+        for a, b in zip(tiny_relu.get_layer(name).get_weights(), r.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for name in ("conv3", "predictions"):
+        old, new = tiny_relu.get_layer(name).get_weights()[0], r.get_layer(name).get_weights()[0]
+        assert not np.allclose(old, new) and new.std() == pytest.approx(old.std(), rel=0.1)
+    again = A.randomize_top_layers(tiny_relu, 2, seed=1)
+    np.testing.assert_array_equal(again.get_layer("conv3").get_weights()[0], r.get_layer("conv3").get_weights()[0])
+    with pytest.raises(LabkitError, match=r"k must be in 1\.\.4"):
+        A.randomize_top_layers(tiny_relu, 5)
+
+
+def test_map_change_of_known_pairs():
+    m = np.random.default_rng(0).random((2, 16, 16))
+    np.testing.assert_allclose(A.map_change(m, m), 0.0, atol=1e-12)
+    np.testing.assert_allclose(A.map_change(m, -m), 2.0, atol=1e-12)
+    assert A.map_change(m[:1], np.zeros((1, 16, 16)))[0] == 1.0
+
+
+def test_randomisation_changes_gradcam_more_than_guided_backprop(tiny_relu):
+    changes, after = A.randomisation_check(tiny_relu, X32, [1, 2], ["gradcam", "guided_backprop"], k=1,
+                                           progress=False)
+    assert set(after) == {"gradcam", "guided_backprop"}
+    assert changes["gradcam"] > changes["guided_backprop"]
