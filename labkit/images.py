@@ -96,7 +96,8 @@ def load_images(sources: Sequence[ImageLike] | ImageLike) -> list[np.ndarray]:
 
 
 def fit(img: np.ndarray, size: int | tuple[int, int], mode: str = "crop") -> np.ndarray:
-    """Resize to ``size``: ``crop`` scales the short side and centre-crops; ``resize`` stretches."""
+    """Resize to ``size``: ``crop`` scales the short side and centre-crops; ``resize`` stretches;
+    ``center`` is torchvision's evaluation transform (short side to ``size / 0.875``, then centre crop)."""
     h, w = (size, size) if isinstance(size, int) else size
     im = Image.fromarray(to_rgb_uint8(img))
     if mode == "crop":
@@ -107,8 +108,15 @@ def fit(img: np.ndarray, size: int | tuple[int, int], mode: str = "crop") -> np.
         im = im.crop((left, top, left + w, top + h))
     elif mode == "resize":
         im = im.resize((w, h), Image.BILINEAR)
+    elif mode == "center":  # torchvision's Resize(256) + CenterCrop(224), scaled to any size (seed 002)
+        side = round(min(h, w) / 0.875)
+        scale = side / min(im.width, im.height)
+        if scale != 1:
+            im = im.resize((max(w, round(im.width * scale)), max(h, round(im.height * scale))), Image.BILINEAR)
+        left, top = int(round((im.width - w) / 2)), int(round((im.height - h) / 2))
+        im = im.crop((left, top, left + w, top + h))
     else:
-        raise LabkitError(f"unknown fit mode {mode!r}; use 'crop' or 'resize'")
+        raise LabkitError(f"unknown fit mode {mode!r}; use 'crop', 'resize' or 'center'")
     return np.asarray(im, dtype=np.uint8)
 
 
@@ -135,6 +143,27 @@ def mosaic(tiles: Sequence[np.ndarray], size: int, grid: int = 2) -> np.ndarray:
     rows = [np.concatenate(cells[r * grid:(r + 1) * grid], axis=1) for r in range(grid)]
     out = np.concatenate(rows, axis=0)
     return fit(out, size, "resize") if out.shape[0] != size else out
+
+
+def random_crops(sources: Sequence[ImageLike], n: int, size: int = 256, seed: int = 0,
+                 scale: tuple[float, float] = (0.25, 1.0)) -> np.ndarray:
+    """``n`` augmented crops (uint8, ``size`` x ``size``) cycling over ``sources``: a random square of
+    ``scale`` of the short side's area, at a random place, flipped left-right half the time; seeded."""
+    if n < 1:
+        raise LabkitError(f"the number of crops must be at least 1, got {n}")
+    if not 0 < scale[0] <= scale[1] <= 1:
+        raise LabkitError(f"scale must satisfy 0 < low <= high <= 1, got {scale}")
+    imgs = load_images(sources)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, size, size, 3), np.uint8)
+    for k in range(n):
+        img = imgs[k % len(imgs)]
+        h, w = img.shape[:2]
+        side = max(1, round(min(h, w) * np.sqrt(rng.uniform(*scale))))
+        top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+        crop = fit(img[top:top + side, left:left + side], size, "resize")
+        out[k] = crop[:, ::-1] if rng.random() < 0.5 else crop
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -197,6 +197,14 @@ def load_model(name: str = "auto", weights: str | os.PathLike | None = "imagenet
     return _load_keras_app(s, source)
 
 
+def check_weights(name: str, weights: str | os.PathLike | None = "imagenet") -> Path | None:
+    """The weights file ``load_model(name, weights)`` would read, without building the model.
+
+    One ``LabkitError`` naming the fix when it is missing (so a list of models can be checked up front).
+    """
+    return _weights_source(spec(name), weights)
+
+
 def _weights_source(s: ModelSpec, weights) -> Path | None:
     if weights is None:
         return None
