@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from labkit import grading, runner
 from labkit.errors import LabkitError
 
 
@@ -30,15 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="auto", help="registry model name (default: auto)")
     p.add_argument("--top", type=int, default=5)
     p.set_defaults(func=_classify)
-    # Subcommands from their own modules: labkit.runner ("run") and labkit.grading ("grade").
-    for module in ("labkit.runner", "labkit.grading"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.add_cli(sub)
+    runner.add_cli(sub)  # labkit run
+    grading.add_cli(sub)  # labkit grade
     return parser
 
 

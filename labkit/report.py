@@ -1,0 +1,141 @@
+"""The HTML report of a ``labkit run``: each executed notebook exported with nbconvert, and an
+``index.html`` that links them with each lab's key figures (the PNGs it saved in its ``out_dir``) and
+key numbers (its ``results.json``, see ``labkit.results``).
+
+nbconvert renders notebooks; the index page is the only HTML written here (a few lines of markup,
+no template engine needed).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from labkit import results
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }
+h2 { border-top: 1px solid #ccc; padding-top: .8em; }
+.ok { color: #176f2c; } .failed, .timeout, .error { color: #b00020; }
+table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .2em .5em; }
+th { background: #f4f4f4; text-align: left; } td { vertical-align: top; }
+figure { display: inline-block; margin: .5em; vertical-align: top; }
+figure img { max-width: 34em; max-height: 26em; border: 1px solid #ddd; }
+pre { margin: 0; white-space: pre-wrap; }
+"""
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Export an executed notebook to HTML with nbconvert (written atomically)."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(notebook))
+    return _write_atomic(Path(target), body)
+
+
+def key_numbers(outcome: Mapping) -> dict:
+    """A lab's recorded results: its ``results.json``, else the values recorded in its executed notebook."""
+    if outcome.get("out_dir"):
+        path = Path(outcome["out_dir"]) / "results.json"
+        if path.is_file():
+            try:
+                return results.read(path)
+            except (OSError, ValueError):
+                pass
+    if outcome.get("notebook") and Path(outcome["notebook"]).is_file():
+        return results.read(outcome["notebook"])
+    return {}
+
+
+def key_figures(outcome: Mapping) -> list[Path]:
+    """The PNG files the lab saved in its ``out_dir``, by name."""
+    folder = Path(outcome["out_dir"]) if outcome.get("out_dir") else None
+    return sorted(folder.glob("*.png")) if folder and folder.is_dir() else []
+
+
+def _value(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return html.escape(str(v))
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int | str):
+        return html.escape(str(v))
+    if isinstance(v, Mapping) and v and all(isinstance(x, Mapping) for x in v.values()):
+        import pandas as pd  # a DataFrame recorded with results.record (to_dict() orientation)
+
+        try:
+            return pd.DataFrame(v).to_html(float_format=lambda x: f"{x:.4g}", border=0)
+        except (ValueError, TypeError):
+            pass
+    scalar = int | float | str | bool | None
+    if isinstance(v, list) and len(v) <= 30 and all(isinstance(x, scalar) for x in v):
+        return ", ".join(_value(x) for x in v)
+    if isinstance(v, Mapping) and len(v) <= 30 and all(isinstance(x, scalar) for x in v.values()):
+        return ", ".join(f"{html.escape(str(k))}: {_value(x)}" for k, x in v.items())
+    text = json.dumps(v)
+    text = text if len(text) <= 120 else json.dumps(v, indent=1)
+    return f"<pre>{html.escape(text if len(text) <= 3000 else text[:3000] + ' ...')}</pre>"
+
+
+def _rel(path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _lab_section(o: Mapping, out: Path) -> str:
+    lab = html.escape(o["lab"])
+    parts = [f'<h2 id="{lab}">{lab} <span class="{o["status"]}">{o["status"]}</span></h2>']
+    links = []
+    if o.get("html"):
+        links.append(f'<a href="{html.escape(_rel(o["html"], out))}">notebook (HTML)</a>')
+    if o.get("notebook"):
+        links.append(f'<a href="{html.escape(_rel(o["notebook"], out))}">.ipynb</a>')
+    took = f"{o['seconds']:.1f} s" if o["status"] != "error" else "not run"
+    parts.append(f"<p>{took}{' &middot; ' if links else ''}{' &middot; '.join(links)}</p>")
+    if o["status"] != "ok" and o.get("message"):
+        parts.append(f'<p class="{o["status"]}">{html.escape(o["message"])}</p>')
+    numbers = key_numbers(o)
+    params = numbers.pop("params", None)
+    numbers.pop("lab", None)
+    if params:
+        shown = ", ".join(f"{k} = {_value(v)}" for k, v in params.items() if not isinstance(v, dict | list))
+        parts.append(f"<p><small>parameters: {shown}</small></p>")
+    if numbers:
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in numbers.items())
+        parts.append(f"<table>{rows}</table>")
+    for png in key_figures(o):
+        src = html.escape(_rel(png, out))
+        parts.append(f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(png.stem)}"></a>'
+                     f"<figcaption>{html.escape(png.stem)}</figcaption></figure>")
+    return "\n".join(parts)
+
+
+def build(out: str | os.PathLike, outcomes: Sequence[Mapping], header: Mapping | None = None) -> Path:
+    """Write ``out/index.html`` for the outcomes of a run (see ``labkit.runner.run``); returns its path."""
+    out = Path(out)
+    rows = []
+    for o in outcomes:
+        lab = html.escape(o["lab"])
+        took = f"{o['seconds']:.1f} s" if o["status"] != "error" else "-"
+        rows.append(f'<tr><td><a href="#{lab}">{lab}</a></td><td class="{o["status"]}">{o["status"]}</td>'
+                    f"<td>{took}</td></tr>")
+    about = ", ".join(f"{k} {html.escape(str(v))}" for k, v in (header or {}).items())
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>labkit run</title>"
+            f"<style>{_STYLE}</style></head><body>\n<h1>labkit run</h1>\n"
+            f"<p>{datetime.now():%Y-%m-%d %H:%M}{', ' + about if about else ''}</p>\n"
+            f"<table><tr><th>lab</th><th>status</th><th>time</th></tr>{''.join(rows)}</table>\n"
+            + "\n".join(_lab_section(o, out) for o in outcomes) + "\n</body></html>\n")
+    return _write_atomic(out / "index.html", page)

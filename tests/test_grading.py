@@ -1,0 +1,89 @@
+"""The grading batch: good, lying, raising, looping, memory-hungry, destructive, corrupt and
+path-traversing submissions, graded to the end (lab 2: fooling images re-classified)."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labkit import LabkitError, attacks, grading, images
+
+BATCH = Path(__file__).parent / "grading_batch"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, lite0):
+    root = tmp_path_factory.mktemp("grading")
+    subs = root / "submissions"
+    shutil.copytree(BATCH, subs)
+    shutil.copyfile(BATCH / "alice.ipynb", subs / "..\\..\\mallory.ipynb")  # a name that tries path traversal
+    # a genuinely fooling image for the good submissions, made the lab's way
+    x = images.load_batch(["chelsea"], 224)
+    result = attacks.fooling_images(lite0, x, [6], max_iterations=100, progress=False)
+    assert result.success.all()
+    fooled = root / "fooled_to_6.npy"
+    np.save(fooled, result.images[0].astype(np.float32))
+    out = root / "out"
+    outcomes = grading.grade(subs, 2, out, jobs=2, timeout=120, cell_timeout=8, memory_mb=2048,
+                             parameters={"fooled_npy": str(fooled)}, progress=False)
+    return {o.student: o for o in outcomes}, out, subs
+
+
+def test_every_submission_gets_its_status(graded):
+    outcomes, _, _ = graded
+    status = {k: o.status for k, o in outcomes.items()}
+    assert status == {
+        "alice": "ok", "henry": "ok", "mallory": "ok", "bob_claims_success": "ok",
+        "carol_raises": "error", "dave_loops": "timeout", "erin_allocates": "killed",
+        "frank_deletes": "ok", "grace_corrupt": "invalid-notebook",
+    }
+
+
+def test_good_submissions_get_full_marks_and_a_liar_does_not(graded):
+    outcomes, _, _ = graded
+    for good in ("alice", "henry", "mallory"):
+        assert outcomes[good].total == 7, [c for c in outcomes[good].checks if not c.passed]
+    bob = {c.name: c for c in outcomes["bob_claims_success"].checks}
+    assert not bob["fooling"].passed and "does not fool the model" in bob["fooling"].message
+    assert bob["runs"].passed and outcomes["bob_claims_success"].total == 3
+
+
+def test_grades_csv_feedback_and_summary(graded):
+    outcomes, out, _ = graded
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [r["student"] for r in rows] == sorted(outcomes)
+    assert {r["student"]: r["total"] for r in rows}["alice"] == "7"
+    assert {r["student"]: r["status"] for r in rows}["dave_loops"] == "timeout"
+    feedback = (out / "feedback" / "bob_claims_success.md").read_text()
+    assert "does not fool the model" in feedback and "def _fooling" not in feedback and "argmax" not in feedback
+    assert "ValueError: my attack diverged" in (out / "feedback" / "carol_raises.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "| fooling | 3/9 |" in summary and "Slowest notebooks" in summary
+
+
+def test_nothing_escapes_the_scratch_folder(graded):
+    _, out, subs = graded
+    # the destructive notebook ran on a copy: the submissions are intact
+    assert (subs / "frank_deletes.ipynb").is_file() and (subs / "henry" / "notes.txt").is_file()
+    # outputs only under out/, named by sanitised ids
+    names = {p.name for p in (out / "feedback").iterdir()}
+    assert "mallory.md" in names and all("/" not in n and not n.startswith(".") for n in names)
+    assert not list(out.parent.glob("mallory*")) and not list(out.parent.parent.glob("mallory*"))
+
+
+@pytest.mark.parametrize("raw, clean", [("..\\..\\etc\\passwd", "etc_passwd"), ("a b/c", "a_b_c"),
+                                        ("...", "student"), ("Zoë-1.2", "Zo_-1.2")])
+def test_sanitize_id(raw, clean):
+    assert grading.sanitize_id(raw) == clean
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(LabkitError, match="unknown lab 9"):
+        grading.grade(BATCH, 9, tmp_path)
+    with pytest.raises(LabkitError, match="submissions folder not found"):
+        grading.grade(tmp_path / "nope", 2, tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LabkitError, match="no submissions"):
+        grading.grade(tmp_path / "empty", 2, tmp_path)

@@ -1,0 +1,209 @@
+"""``labkit run`` (runner + report) and the nbval golden-notebook machinery, on fixture notebooks.
+
+tests/fixtures holds three tiny labs without TensorFlow: 01_ok records numbers and saves a figure,
+02_raises raises a LabkitError, 03_sleeps sleeps past ``--timeout``. Every executed notebook starts a
+kernel (2-3 s), so the runs below each cover several cases at once.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import LabkitError, cli, runner
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+BANNER = "An Exception was encountered"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Overrides conftest's seeding fixture: nothing here uses Keras, so TensorFlow need not load."""
+
+
+def labkit_run(*args: str, cwd: Path, notebooks: Path = FIXTURES) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labkit", "run", "--notebooks", str(notebooks), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def errors(path: Path) -> list[tuple[str, str]]:
+    nb = nbformat.read(path, as_version=4)
+    return [(o.ename, o.evalue) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("3", 3), ("-2.5", -2.5), ("1e3", 1000.0), ("True", True), ("false", False), ("None", None),
+    ("none", None), ("[1, 2]", [1, 2]), ("(1, 'a')", [1, "a"]), ('{"k": [1]}', {"k": [1]}),
+    ("goose", "goose"), ("'99'", "99"), ("01", "01"), ("a b", "a b"), ("", ""),
+])
+def test_p_values_are_typed(text, value):
+    parsed = runner.parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_p_assignments():
+    assert runner.parse_assignment("seed=1") == (None, "seed", 1)
+    assert runner.parse_assignment("01:photos=['a.jpg', 'b.jpg']") == ("01", "photos", ["a.jpg", "b.jpg"])
+    assert runner.parse_assignment("targets=goose=99") == (None, "targets", "goose=99")
+    for bad in ("seed", "=3", "1x=3", "01:=3"):
+        with pytest.raises(LabkitError, match="expected key=value"):
+            runner.parse_assignment(bad)
+
+
+def test_labs_are_named_by_number_or_name():
+    labs = runner.discover(FIXTURES)
+    assert list(labs) == ["01_ok", "02_raises", "03_sleeps"]
+    assert [runner.resolve_lab(n, labs) for n in ("1", "02", "sleeps", "01_ok")] == [
+        "01_ok", "02_raises", "03_sleeps", "01_ok"]
+    with pytest.raises(LabkitError, match=r"unknown lab 'raise' \(did you mean 02_raises\?\)"):
+        runner.resolve_lab("raise", labs)
+
+
+def test_list_shows_each_labs_parameters_with_their_comments(capsys):
+    assert cli.main(["run", "--list", "--notebooks", str(FIXTURES)]) == 0
+    out = capsys.readouterr().out
+    assert "01_ok  (" in out and "02_raises  (" in out
+    assert re.search(r"\n  n = None +# how many numbers to draw; None: the profile's", out)
+    assert re.search(r"\n  seconds = 60 +# how long to sleep", out)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["nope"], "unknown lab 'nope'"),
+    (["-p", "nn=3"], "unknown parameter 'nn' (did you mean 'n'?): no lab to run declares it"),
+    (["-p", "seed"], "expected key=value"),
+    (["-p", "04:seed=1"], "unknown lab '04'"),
+    (["01", "-p", "02:seed=1"], "lab 02_raises is not among the labs to run"),
+    (["--profile", "fast"], "unknown profile 'fast'; one of quick, standard, full"),
+    (["--model", "vgg17"], "unknown model 'vgg17'"),
+    (["--out", "a_file"], "cannot write to output folder"),
+    (["--timeout", "0"], "--timeout must be a positive number"),
+    (["-p", "out_dir=x"], "-p out_dir: each lab has its own; use --out DIR"),
+])
+def test_run_wide_mistakes_stop_everything_before_a_notebook_runs(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("in the way")
+    assert cli.main(["run", "--notebooks", str(FIXTURES), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labkit: error: ") and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing written
+
+
+def test_a_lab_that_raises_or_times_out_does_not_stop_the_others(tmp_path):
+    run = labkit_run("--profile", "quick", "--timeout", "6", "--jobs", "3", "--out", "out",
+                     "-p", "01:n=4", "-p", "scale=2.0", "-p", 'words=["x", "y"]', cwd=tmp_path)
+    out = tmp_path / "out"
+    assert run.returncode == 1, run.stdout + run.stderr
+    # the summary table, then each failure's message
+    assert re.search(r"\n01_ok +ok +[\d.]+ s +out/01_ok\.ipynb\n", run.stdout), run.stdout
+    assert re.search(r"\n02_raises +failed +[\d.]+ s +out/02_raises\.ipynb\n", run.stdout)
+    slept = re.search(r"\n03_sleeps +timeout +([\d.]+) s +out/03_sleeps\.ipynb\n", run.stdout)
+    assert slept and float(slept.group(1)) < 30  # stopped, not slept for 60 s
+    assert "02_raises: LabkitError: this fixture fails on purpose" in run.stdout
+    assert "03_sleeps: stopped after 6 s (--timeout)" in run.stdout
+    assert "1 of 3 labs ok, 2 did not pass" in run.stdout and "report: out/index.html" in run.stdout
+
+    # typed parameters arrived; scale and words only in the lab that declares them
+    ok = json.loads((out / "01_ok" / "results.json").read_text())
+    assert ok["params"] == {"profile": "quick", "model_name": "auto", "seed": 0, "n": 4, "scale": 2.0,
+                            "words": ["x", "y"]}
+    assert ok["n"] == 4 and ok["words"] == ["x", "y"]
+    assert errors(out / "01_ok.ipynb") == []
+    # failed notebooks are kept, with papermill's error banner on top
+    for lab, ename in (("02_raises", "LabkitError"), ("03_sleeps", "TimeoutError")):
+        nb = nbformat.read(out / f"{lab}.ipynb", as_version=4)
+        assert BANNER in nb.cells[0].source
+        assert [e for e, _ in errors(out / f"{lab}.ipynb")] == [ename]
+    assert not any("woke up" in str(c.get("outputs")) for c in nbformat.read(out / "03_sleeps.ipynb", 4).cells)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no partial notebook
+
+    # the report: every lab, its HTML notebook, key numbers and figure, and what went wrong
+    index = (out / "index.html").read_text()
+    for lab in ("01_ok", "02_raises", "03_sleeps"):
+        assert (out / f"{lab}.html").stat().st_size > 1000 and f'href="{lab}.html"' in index
+    assert 'src="01_ok/values.png"' in index and (out / "01_ok" / "values.png").is_file()
+    assert "<th>mean</th>" in index and "<th>words</th><td>x, y</td>" in index
+    assert "LabkitError: this fixture fails on purpose" in index and "stopped after 6 s" in index
+
+
+def test_labs_rejected_for_a_bad_parameter_or_folder_get_a_message_and_the_others_run(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for src in FIXTURES.glob("*.ipynb"):
+        shutil.copy(src, notebooks)
+    shutil.copy(FIXTURES / "01_ok.ipynb", notebooks / "04_ok.ipynb")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "04_ok").write_text("a file where the lab's output folder should be")
+    stale = tmp_path / "out" / "01_ok" / "old.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"stale")
+
+    run = labkit_run("--out", "out", "--profile", "quick", "-p", "02:nosuch=1", "-p", "sleeps:profile=fast",
+                     cwd=tmp_path, notebooks=notebooks)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"\n01_ok +ok +[\d.]+ s +out/01_ok\.ipynb\n", run.stdout), run.stdout
+    for lab in ("02_raises", "03_sleeps", "04_ok"):
+        assert re.search(rf"\n{lab} +error +- +-\n", run.stdout)
+        assert not (tmp_path / "out" / f"{lab}.ipynb").exists()
+    assert "02_raises: unknown parameter 'nosuch' for 02_raises; its parameters: profile, model_name" in run.stdout
+    assert "03_sleeps: unknown profile 'fast'; one of quick, standard, full" in run.stdout
+    assert re.search(r"04_ok: cannot write to output folder \S+04_ok: a file is in the way", run.stdout)
+    assert not stale.exists()  # the lab's own output folder starts empty
+    assert "unknown parameter 'nosuch'" in html.unescape((tmp_path / "out" / "index.html").read_text())
+
+
+def test_an_interrupted_run_leaves_no_notebook_behind(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "labkit", "run", "--notebooks", str(FIXTURES), "sleeps",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".03_sleeps.partial*.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    text, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in text, text
+    assert sorted(p.name for p in out.iterdir()) == ["03_sleeps"]  # neither a notebook nor a partial one
+
+
+def test_nbval_passes_on_a_fresh_golden_notebook_and_fails_when_a_result_changes(tmp_path):
+    golden = tmp_path / "golden"
+    regen = subprocess.run(["bash", "scripts/regen_golden.sh", "tests/fixtures/01_ok.ipynb"], cwd=ROOT,
+                           env={**_env(), "GOLDEN_DIR": str(golden)}, capture_output=True, text=True, timeout=300)
+    assert regen.returncode == 0, regen.stdout + regen.stderr
+    shutil.copy(ROOT / "tests" / "golden" / "conftest.py", golden)  # nbval's stderr rule, as in tests/golden
+    path = golden / "01_ok.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    params = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'profile = "quick"' in params.source and 'model_name = "efficientnet_lite0"' in params.source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr" or "image/png" in o.get("data", {})]
+    assert [bool(c.outputs) for c in code] == ["NBVAL_CHECK_OUTPUT" in c.source for c in code]  # only checked
+
+    def nbval() -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "scripts/nbval.sh", str(path)], cwd=ROOT, env=_env(), capture_output=True,
+                              text=True, timeout=300)
+
+    same = nbval()  # stderr noise and a memory address differ between runs: ignored / sanitized
+    assert same.returncode == 0 and " passed" in same.stdout, same.stdout + same.stderr
+    params.source = params.source.replace('profile = "quick"', 'profile = "standard"')  # n: 2 -> 3 numbers
+    nbformat.write(nb, path)
+    changed = nbval()
+    assert changed.returncode == 1 and "Cell outputs differ" in changed.stdout, changed.stdout
+    assert "values: [0.126, -0.132]" in changed.stdout and "values: [0.126, -0.132, 0.64]" in changed.stdout
+
+
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
