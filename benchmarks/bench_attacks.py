@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _common import input_gradient  # noqa: E402
 
 from labkit import attacks, models  # noqa: E402
 
@@ -45,14 +46,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (args.batch, size, size, 3)).astype(np.float32)
     target = np.arange(1, args.batch + 1, dtype=np.int32) * 7
-    lm = attacks.logits_model(model)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)])
-    def fwd_bwd(x, t):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.reduce_sum(tf.gather(lm(x, training=False), t, axis=1, batch_dims=1))
-        return tape.gradient(score, x)
+    fwd_bwd = input_gradient(model, size)
 
     fool, pgd, vis = (attacks.compiled_step(model, k) for k in ("fool", "pgd", "visualise"))
     f32 = lambda v: tf.constant(v, tf.float32)  # noqa: E731

@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _common import input_gradient  # noqa: E402
 
 from labkit import attribution, images, models, probe  # noqa: E402
-from labkit.attacks import logits_model  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -41,14 +41,7 @@ def main(n: int = 64, batch: int = 32) -> None:
     fitted = images.fit_batch(noise, size, "center")
     spec = tf.TensorSpec([None, size, size, 3], tf.float32)
     raw_forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    lm = logits_model(model)
-
-    @tf.function(input_signature=[spec, tf.TensorSpec([None], tf.int32)])
-    def raw_gradient(x, t):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.gather(lm(x, training=False), t, axis=1, batch_dims=1)
-        return tape.gradient(score, x)
+    raw_gradient = input_gradient(model, size)
 
     def seed_loop():  # the seed: transform one image, forward it eagerly, softmax top-1
         for img in noise:
