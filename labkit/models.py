@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import pickle
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -260,10 +261,16 @@ def _load_keras_app(s: ModelSpec, weights: Path | None):
     base = builders[s.name](weights=None, input_tensor=x, classifier_activation="softmax", **kwargs)
     model = keras.Model(inputs, base.output, name=s.name)
     if weights is not None:
-        try:
-            model.load_weights(str(weights))
-        except Exception as exc:  # wrong architecture, truncated file, not HDF5...
-            raise LabkitError(f"weights file {weights} does not fit {s.name}: {exc}") from None
+        with warnings.catch_warnings(record=True) as caught:  # Keras warns once per layer it cannot fill
+            warnings.simplefilter("always")
+            try:
+                model.load_weights(str(weights))
+            except Exception as exc:  # wrong architecture, truncated file, not HDF5...
+                raise LabkitError(f"weights file {weights} does not fit {s.name}: {exc}") from None
+        skipped = [w for w in caught if "freshly-initialized" in str(w.message) or "Skipping" in str(w.message)]
+        if skipped:  # a partial load would leave random layers behind without an error
+            raise LabkitError(f"weights file {weights} does not fit {s.name}: {len(skipped)} layer group(s) "
+                              f"found no weights in it, e.g. {str(skipped[0].message)[:160]}")
     return model
 
 
