@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from labkit import profiles
 from labkit.errors import LabkitError
 
 STATUSES = ("ok", "failed", "timeout", "error")  # error: rejected before it ran (bad parameter, folder)
-PROGRESS_EVERY = 15.0  # seconds between "cell k/n" lines of a running lab
+PROGRESS_EVERY = 15.0  # seconds between "cell k/n" lines (the cell running now) of a running lab
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 
 
@@ -257,7 +258,7 @@ def execute(job: dict, jobs: int = 1) -> dict:
 
     start = time.monotonic()
     deadline = start + timeout if timeout else None
-    state = {"index": None, "done": 0, "said": start}
+    state = {"index": None, "done": 0}
     n_code = _count_code_cells(job["src"])
 
     def on_start(cell, cell_index, **_):
@@ -265,10 +266,12 @@ def execute(job: dict, jobs: int = 1) -> dict:
 
     def on_done(cell, cell_index, **_):
         state["done"] += 1
-        now = time.monotonic()
-        if now - state["said"] >= PROGRESS_EVERY:
-            state["said"] = now
-            _say(f"      {lab}: cell {state['done']}/{n_code}, {now - start:.0f} s")
+
+    stopped = threading.Event()
+
+    def progress():  # every PROGRESS_EVERY seconds, also during one long cell
+        while not stopped.wait(PROGRESS_EVERY):
+            _say(f"      {lab}: cell {min(state['done'] + 1, n_code)}/{n_code}, {time.monotonic() - start:.0f} s")
 
     # immediate: a timed-out kernel is killed at once, instead of a graceful shutdown it cannot answer;
     # log level ERROR: ipykernel 7 warns on every start that its local TCP sockets are not encrypted
@@ -279,6 +282,7 @@ def execute(job: dict, jobs: int = 1) -> dict:
 
     status, message = None, ""
     _say(f"      {lab}: running")
+    threading.Thread(target=progress, daemon=True).start()
     try:
         try:
             papermill.execute_notebook(job["src"], str(tmp), parameters=job["params"], cwd=job["cwd"],
@@ -299,6 +303,7 @@ def execute(job: dict, jobs: int = 1) -> dict:
         if tmp.exists():
             os.replace(tmp, final)
     finally:
+        stopped.set()
         tmp.unlink(missing_ok=True)  # interrupted (Ctrl-C): no half-written notebook is left behind
 
     seconds = time.monotonic() - start

@@ -207,3 +207,12 @@ def test_nbval_passes_on_a_fresh_golden_notebook_and_fails_when_a_result_changes
 
 def _env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+
+def test_progress_is_shown_during_one_long_cell(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "PROGRESS_EVERY", 0.5)
+    (outcome,) = runner.run(["03"], params=["seconds=3"], out=tmp_path / "out", notebooks=FIXTURES)
+    assert outcome["status"] == "ok"
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "03_sleeps: cell 5/6" in line]
+    assert len(lines) >= 3, out  # the sleeping cell (5 of 6 with papermill's injected one) is reported while it runs
