@@ -66,7 +66,7 @@ def record(name: str, value, display: bool = True):
 def _write() -> None:
     path = _STATE["path"]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(_STATE["data"], indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(_STATE["data"], indent=1))  # insertion order: tables keep their column order
     os.replace(tmp, path)
 
 
