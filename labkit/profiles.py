@@ -27,13 +27,16 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "mosaic_targets": ["chelsea", "coffee", "camera", "stereo_motorcycle"],
                  "randomise_layers": [1, 2, 4, 8, 16]},
     },
-    "02_network_visualisation": {  # counts of bundled photos; iterations; full = the seed's 5000 / 2500 steps
+    "02_network_visualisation": {  # counts of bundled photos; iterations; full = the seed's 5000 / 2500 / 5000 steps
         "quick": {"saliency_images": 3, "table_images": 3, "table_targets": 2, "pgd_iterations": 10,
-                  "vis_iterations": 40, "vis_show_every": 10, "init_iterations": 10},
+                  "vis_iterations": 40, "vis_show_every": 10, "init_iterations": 10,
+                  "sweep_iterations": 40},
         "standard": {"saliency_images": 7, "table_images": 7, "table_targets": 3, "pgd_iterations": 20,
-                     "vis_iterations": 100, "vis_show_every": 25, "init_iterations": 100},
+                     "vis_iterations": 100, "vis_show_every": 25, "init_iterations": 100,
+                     "sweep_iterations": 100},
         "full": {"saliency_images": 7, "table_images": 7, "table_targets": 10, "pgd_iterations": 40,
-                 "vis_iterations": 5000, "vis_show_every": 1000, "init_iterations": 2500},
+                 "vis_iterations": 5000, "vis_show_every": 1000, "init_iterations": 2500,
+                 "sweep_iterations": 5000},
     },
     "03_noise_fooling": {  # full = the seed's scale: 1000 images; IG 200 steps; NoiseTunnel 10 x 50; 15x15/8
         "quick": {"models": ["vgg16", "efficientnet_lite0"], "n_noise": 16, "n_real": 8, "ig_steps": 64,
