@@ -34,3 +34,16 @@ def tiny_relu6():
     from labkit import models
 
     return models.tiny_model("relu6")
+
+
+@pytest.fixture(scope="session")
+def tiny_tanh10():
+    """A tiny 10-class tanh CNN (relu ones this small are nearly constant) with its head scaled x10, so that
+    classes differ clearly and one can reach a high probability."""
+    from labkit import models
+
+    model = models.tiny_model("tanh", size=32, classes=10)
+    head = model.get_layer("predictions")
+    w, b = head.get_weights()
+    head.set_weights([10 * w, b])
+    return model

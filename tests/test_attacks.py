@@ -4,20 +4,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from labkit import LabkitError, attacks, models
+from labkit import LabkitError, attacks
 
 X = np.random.RandomState(0).randint(0, 256, (4, 32, 32, 3)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    """A tiny random 10-class CNN: tanh (relu versions of this size are nearly constant) and logits x10,
-    so that a class can reach a high probability."""
-    model = models.tiny_model("tanh", size=32, classes=10)
-    head = model.get_layer("predictions")
-    w, b = head.get_weights()
-    head.set_weights([10 * w, b])
-    return model
+def tiny(tiny_tanh10):
+    return tiny_tanh10
 
 
 @pytest.fixture(scope="module")

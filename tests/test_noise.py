@@ -30,13 +30,8 @@ def linear():
 
 
 @pytest.fixture(scope="module")
-def smooth():
-    """A tiny tanh CNN with a scaled head (so classes differ clearly)."""
-    model = models.tiny_model("tanh", size=32, classes=10)
-    head = model.get_layer("predictions")
-    w, b = head.get_weights()
-    head.set_weights([10 * w, b])
-    return model
+def smooth(tiny_tanh10):
+    return tiny_tanh10
 
 
 @pytest.fixture(scope="module")
