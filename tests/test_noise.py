@@ -5,6 +5,8 @@ that crops part of its input away gives that part exactly zero attribution. (The
 generator is pinned in test_images.py.)
 """
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -250,3 +252,20 @@ def test_lab3_figures():
     with pytest.raises(LabkitError, match="non-empty"):
         plotting.heat_table(pd.DataFrame())
     plt.close("all")
+
+
+def test_lab3_stops_for_a_named_model_without_weights(tmp_path):
+    """The notebook itself: a model named in model_names without weights stops the lab before any model loads,
+    with one error naming the file and the opt-in skip (the profile's own list skips with a note instead)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras")}  # no weights there (and no network here)
+    run = subprocess.run([sys.executable, "-m", "labkit", "run", "03", "--profile", "quick", "--out", str(tmp_path),
+                          "-p", 'model_names=["efficientnet_lite0", "densenet121"]'],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "03_noise_fooling: failed" in run.stdout and "densenet121" in run.stdout
+    executed = (tmp_path / "03_noise_fooling.ipynb").read_text()
+    assert "skip_missing_models = True" in executed and "densenet121_weights" in executed
+    assert not (tmp_path / "03_noise_fooling" / "results.json").exists()  # stopped before anything was written
