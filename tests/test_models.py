@@ -148,3 +148,27 @@ def test_corrupt_pth_is_refused(tmp_path):
     path.write_bytes(b"not a pickle at all")
     with pytest.raises(LabkitError, match="not a readable torch weights file"):
         models.load_model("efficientnet_lite0", weights=path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "builder", "preprocess"), [
+    ("resnet50", "ResNet50", "resnet50"),  # Caffe-style BGR mean subtraction, as VGG16/VGG19
+    ("densenet121", "DenseNet121", "densenet"),  # torch-style mean/std
+])
+def test_weights_in_keras_published_layout_load_into_the_registry_model(name, builder, preprocess, tmp_path,
+                                                                        monkeypatch):
+    """weights="imagenet" reads a file laid out as Keras publishes it (legacy HDF5 of the bare application,
+    written here from random weights, since nothing can be downloaded), and the registry model's built-in
+    preprocessing equals Keras' ``preprocess_input``: the same probabilities as the bare application."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    base = getattr(keras.applications, builder)(weights=None)
+    (tmp_path / "models").mkdir()
+    with h5py.File(tmp_path / "models" / models.spec(name).weights_file, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, base)
+    ours = models.load_model(name)
+    x = images.load_batch(["chelsea", "coffee"], 224).astype(np.float32)
+    expected = base.predict(getattr(keras.applications, preprocess).preprocess_input(x.copy()), verbose=0)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-6)
