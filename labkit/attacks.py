@@ -13,9 +13,10 @@ from __future__ import annotations
 # units is L-inf in /255 units; the CS231n rules' step sizes and L2 are in CS231n's units
 # (ImageNet-normalised pixels, ``to_cs231n``), the same for every model.
 import os
+import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -474,17 +475,6 @@ def class_visualisation(model, target, init_img=None, *, l2_reg: float = 1e-3, l
 # model's input inside the graph. The loss is the mean cross-entropy over the K copies, computed on
 # the logits (``logits_model``: the softmax head made linear), which is exact and numerically stable.
 # One compiled step per (model, image size, optimiser, hidden mode), reused for every K and target.
-import os  # noqa: E402, F811
-import time  # noqa: E402, F811
-import weakref  # noqa: E402, F811
-from collections.abc import Sequence  # noqa: E402, F811
-from dataclasses import dataclass, field  # noqa: E402, F811
-from pathlib import Path  # noqa: E402, F811
-
-import numpy as np  # noqa: E402, F811
-
-from labkit.errors import LabkitError  # noqa: E402, F811
-
 UNIVERSAL_LR = {"sgd": 0.1, "adam": 0.1}  # optimiser -> default learning rate (pixels in [0, 1])
 _UNIVERSAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: (x, optimiser, step)}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -533,20 +533,13 @@ def randomisation_check(model, images, targets, methods: str | Sequence[str] = "
 # Every gradient is one compiled, batched ``tf.function`` per model and output.
 # ``output="logit"`` attributes the class score before the softmax (what Captum attributed in
 # seed 002: torchvision models output logits); ``"probability"`` attributes the softmax output.
-import weakref as _weakref  # noqa: E402
-from collections.abc import Callable as _Callable  # noqa: E402
-
-import numpy as np  # noqa: E402, F811
-
-from labkit.errors import LabkitError  # noqa: E402, F811
-
 OUTPUTS = ("logit", "probability")
 IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 IMAGENET_MEAN_PIXEL = np.array([123.675, 116.28, 103.53], np.float32)  # torchvision's mean, in 0..255
 # Captum's default stdevs=1.0 acts on torchvision-normalised inputs (std ~0.226): ~58 in 0..255 pixels.
 CAPTUM_STDEVS = float(1.0 * 0.226 * 255)
-_STEPS: _weakref.WeakKeyDictionary = _weakref.WeakKeyDictionary()  # model -> {(kind, output): tf.function}
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {(kind, output): tf.function}
 
 
 def _check_output(output: str) -> str:
@@ -568,7 +561,7 @@ def _step(model, kind: str, output: str):
 
         f = logits_model(model)  # shares the layers, holds no reference to ``model``
     else:
-        ref = _weakref.ref(model)  # a strong reference here would keep ``model`` (a weak key) alive forever
+        ref = weakref.ref(model)  # a strong reference here would keep ``model`` (a weak key) alive forever
 
         def f(x, training=False):
             return ref()(x, training=training)
@@ -716,8 +709,8 @@ def ig_completeness(model, x, attributions, target=None, baseline=0, output: str
             "relative_error": np.abs(delta) / np.maximum(np.abs(diff), 1e-12)}
 
 
-def noise_tunnel(method: _Callable, nt_type: str = "smoothgrad", nt_samples: int = 5,
-                 stdevs: float = CAPTUM_STDEVS, seed: int = 0) -> _Callable:
+def noise_tunnel(method: Callable, nt_type: str = "smoothgrad", nt_samples: int = 5,
+                 stdevs: float = CAPTUM_STDEVS, seed: int = 0) -> Callable:
     """Captum's ``NoiseTunnel``: ``method`` averaged over ``nt_samples`` noisy copies of each image.
 
     Returns a function with ``method``'s signature ``(model, x, target=None, **kwargs)``. Gaussian
