@@ -12,11 +12,13 @@ import hashlib
 import io
 import os
 import pickle
+import socket
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -224,8 +226,20 @@ def _weights_source(s: ModelSpec, weights) -> Path | None:
     return path
 
 
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether the host of ``url`` accepts a connection (so no "Downloading ..." line is printed offline)."""
+    parts = urlparse(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _try_download(s: ModelSpec) -> None:
-    """Let Keras fetch the file into its cache; stay quiet when there is no network."""
+    """Let Keras fetch the file into its cache, with its progress bar; stay quiet when there is no network."""
+    if not _reachable(s.weights_url):
+        return
     keras = _keras()
     try:
         keras.utils.get_file(s.weights_file, s.weights_url, cache_subdir="models")

@@ -85,6 +85,30 @@ def test_missing_keras_weights_say_where_to_put_them(tmp_path, monkeypatch):
     assert "weights=" in msg and "https://" in msg
 
 
+def test_download_is_tried_only_when_the_host_answers(tmp_path, monkeypatch, capsys):
+    """Offline: no Keras "Downloading data from ..." line before the error; online: Keras fetches the file."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    fetched = []
+    monkeypatch.setattr(keras.utils, "get_file", lambda name, url, **kw: fetched.append(url))
+
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(models.socket, "create_connection", refuse)
+    with pytest.raises(LabkitError, match="vgg16_weights"):
+        models.load_model("vgg16")
+    assert fetched == [] and capsys.readouterr().out == ""
+
+    class Connection:
+        def close(self):
+            pass
+
+    monkeypatch.setattr(models.socket, "create_connection", lambda *args, **kwargs: Connection())
+    with pytest.raises(LabkitError, match="vgg16_weights"):  # the stub fetched nothing
+        models.load_model("vgg16")
+    assert fetched == [models.spec("vgg16").weights_url]
+
+
 def test_auto_picks_offline_without_vgg_weights(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     assert models.resolve_auto() == "efficientnet_lite0"
