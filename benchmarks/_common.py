@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from labkit.attacks import logits_model
+from labkit.models import logits_model
 
 
 def input_gradient(model, size: int):

@@ -63,7 +63,7 @@ def main(n: int = 64, batch: int = 32) -> None:
     print(f"  raw batched forward           {n / t_raw:7.1f} images/s   probe / raw time = {t_probe / t_raw:.2f}")
 
     photo = images.load_batch(["chelsea"], size)
-    target = attribution.scores(model, photo).argmax(1)
+    target = models.predict(model, photo, output="logit").argmax(1)
     steps, ig_batch = 50, 50
     t_ig = timed(lambda: attribution.integrated_gradients(model, photo, target, n_steps=steps,
                                                           internal_batch_size=ig_batch, progress=False), 2)

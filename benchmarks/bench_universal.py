@@ -40,7 +40,7 @@ def step_costs(model, k: int, size: int = 64, repeat: int = 7) -> dict:
     noise = tf.zeros((size, size, 3))
     x, _, step = attacks._universal_state(model, size, "adam", "zero")
     x0 = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
-    lm = attacks.logits_model(model)
+    lm = models.logits_model(model)
     s = models.input_size(model)
     batch = tf.image.resize(masks.apply_masks(255.0 * x0, m, "zero"), (s, s))
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from labkit.errors import LabkitError
+from labkit.models import input_batch, logits_model, predict
 
 CS231N_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 CS231N_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -38,36 +39,12 @@ def from_cs231n(z) -> np.ndarray:
     return (255.0 * (np.asarray(z, np.float32) * CS231N_STD + CS231N_MEAN)).astype(np.float32)
 
 
-def logits_model(model):
-    """``model`` without its final softmax: the unnormalised class scores (logits).
-
-    Shares every layer with ``model`` except a ``Dense`` head, which is copied into a linear
-    twin: change ``model``'s weights before, not after, calling this.
-    """
-    import keras
-
-    last = model.layers[-1]
-    act = getattr(last, "activation", None)
-    if act is keras.activations.linear:
-        return model
-    if act is not keras.activations.softmax or not isinstance(last, (keras.layers.Dense, keras.layers.Activation)):
-        raise LabkitError(f"model {model.name!r} must end in a softmax Dense or Activation layer to get its logits; "
-                          f"its last layer is {type(last).__name__} {last.name!r}")
-    if isinstance(last, keras.layers.Activation):
-        out = last.input
-    else:
-        head = keras.layers.Dense(last.units, use_bias=last.use_bias, name=f"{last.name}_logits")
-        out = head(last.input)
-        head.set_weights(last.get_weights())
-    return keras.Model(model.inputs, out, name=f"{model.name}_logits")
-
-
 def compiled_step(model, kind: str):
-    """The ``tf.function`` step of a loop (``fool``, ``pgd``, ``visualise``, ``forward``), built once per model.
+    """The ``tf.function`` step of a loop (``fool``, ``pgd``, ``visualise``), built once per model.
 
     ``compiled_step(...).python_function`` is the same step run eagerly (the seed's way; for benchmarks).
     """
-    builders = {"fool": _build_fool, "pgd": _build_pgd, "visualise": _build_visualise, "forward": _build_forward}
+    builders = {"fool": _build_fool, "pgd": _build_pgd, "visualise": _build_visualise}
     if kind not in builders:
         raise LabkitError(f"unknown step {kind!r}; one of {', '.join(builders)}")
     if model not in _COMPILED:
@@ -88,16 +65,6 @@ def _image_norm(g):
     import tensorflow as tf
 
     return tf.maximum(tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2, 3], keepdims=True)), 1e-12)
-
-
-def _build_forward(lm):
-    import tensorflow as tf
-
-    @tf.function(input_signature=[_specs(lm)[0]])
-    def forward(x):
-        return tf.nn.softmax(lm(x, training=False))
-
-    return forward
 
 
 def _build_fool(lm):
@@ -236,23 +203,6 @@ def _class_ids(model, targets, n: int) -> np.ndarray:
     return ids
 
 
-def _batch(model, images) -> np.ndarray:
-    """A float32 0..255 batch at the model's size from names, paths, arrays or a batch."""
-    from labkit import images as imgs
-    from labkit.models import input_size
-
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        return imgs.fit_batch(images, input_size(model))
-    return imgs.load_batch(images, input_size(model))
-
-
-def probabilities(model, images, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities of raw 0..255 images, through the compiled forward step."""
-    forward = compiled_step(model, "forward")
-    x = _batch(model, images)
-    return np.concatenate([forward(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
-
-
 # -- fooling, FGSM, PGD ---------------------------------------------------------------------------
 
 @dataclass
@@ -322,7 +272,7 @@ def _loop(call, x0: np.ndarray, n_steps: int, desc: str, progress: bool, early_s
 
 
 def _result(method: str, model, x0: np.ndarray, x: np.ndarray, target: np.ndarray, steps: np.ndarray) -> AttackResult:
-    p0, p = probabilities(model, x0), probabilities(model, x)
+    p0, p = predict(model, x0), predict(model, x)
     return AttackResult(method, x0, x, p0.argmax(1), target, p.argmax(1), p[np.arange(len(x)), target], steps)
 
 
@@ -337,7 +287,7 @@ def fooling_images(model, images, targets, lr: float = 1.0, max_iterations: int 
 
     check_int("max_iterations", max_iterations, 1)
     lr = check_number("lr", lr)
-    x0 = _batch(model, images)
+    x0 = input_batch(model, images)
     t = _class_ids(model, targets, len(x0))
     step, lr_t = compiled_step(model, "fool"), tf.constant(lr, tf.float32)
     x, steps = _loop(lambda idx, xa: step(xa, t[idx], lr_t), x0, max_iterations, "fooling", progress)
@@ -355,7 +305,7 @@ def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, iterat
 
     eps, step_size = check_number("eps", eps), check_number("step_size", step_size)
     check_int("iterations", iterations, 1)
-    x0 = _batch(model, images)
+    x0 = input_batch(model, images)
     t = _class_ids(model, targets, len(x0))
     start = x0
     if random_start:
@@ -443,7 +393,7 @@ def class_visualisation(model, target, init_img=None, *, l2_reg: float = 1e-3, l
     if init_img is None:
         z = rng.standard_normal((n, size, size, 3)).astype(np.float32)
     else:
-        x = _batch(model, init_img)
+        x = input_batch(model, init_img)
         if len(x) not in (1, n):
             raise LabkitError(f"got {len(x)} init images for {n} targets: give one, or one per target")
         z = to_cs231n(np.repeat(x, n // len(x), axis=0))
@@ -460,7 +410,7 @@ def class_visualisation(model, target, init_img=None, *, l2_reg: float = 1e-3, l
             snaps.append(np.clip(from_cs231n(z.numpy()), 0, 255))
             snap_steps.append(i + 1)
     snaps = np.stack(snaps)
-    p = probabilities(model, snaps.reshape(-1, *snaps.shape[2:])).reshape(len(snaps), n, -1)
+    p = predict(model, snaps.reshape(-1, *snaps.shape[2:])).reshape(len(snaps), n, -1)
     snap_probs = p[:, np.arange(n), t]
     return ClassVisualisation(snaps[-1], t, np.stack(probs), snap_probs[-1], p[-1].argmax(1), snaps, snap_steps,
                               snap_probs)
@@ -663,7 +613,7 @@ def check_universal(model, image, targets: Sequence[int | str], mask_kind: str, 
     copies = masks.masked_copies(a, mask_kind, k, hidden, noise_seed)
     s = input_size(model)
     x = tf.image.resize(copies, (s, s), method="bilinear").numpy()
-    probs = probabilities(model, x, batch_size)  # lab 2's compiled forward: traced once per model, any K
+    probs = predict(model, x, batch_size)  # the compiled forward: traced once per model, any K
     pred = probs.argmax(axis=1)
 
     def label(i):

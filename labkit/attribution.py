@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from labkit.errors import LabkitError
+from labkit.models import check_output, class_scores, input_batch, predict
 
 # name -> (tf-keras-vis visualiser, backprop rule for its model clone, what it is)
 METHODS: dict[str, tuple[str, str, str]] = {
@@ -147,13 +148,6 @@ def target_ids(targets, n: int) -> list[int]:
     return imagenet.targets(targets, n)
 
 
-def _batch(model, images) -> np.ndarray:
-    from labkit import images as imgs
-    from labkit.models import input_size
-
-    return imgs.fit_batch(images, input_size(model))
-
-
 def _n_images(images) -> int:
     return len(images) if not (isinstance(images, np.ndarray) and images.ndim == 3) else 1
 
@@ -181,7 +175,7 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
         if not 1 <= scorecam_max_n <= channels:
             raise LabkitError(f"scorecam_max_n must be in 0..{channels} (channels of {layer}; 0: all), "
                               f"got {scorecam_max_n}")
-    x = _batch(model, images)
+    x = input_batch(model, images)
     needed = list(dict.fromkeys(("guided_backprop", "gradcam", m) if m == "guided_gradcam" else (m,)
                                 for m in names))
     needed = list(dict.fromkeys(k for group in needed for k in group))
@@ -346,20 +340,12 @@ def _as_maps(maps) -> np.ndarray:
     return m
 
 
-def _probabilities(model, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    # predict_on_batch: Keras' compiled predict step without predict()'s per-call iterator (~2x faster here)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_INPUT_WARNING)
-        return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)])
-
-
 def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, deletion):
     if baseline not in BASELINES:
         raise LabkitError(f"unknown baseline {baseline!r}; one of {', '.join(BASELINES)}")
     if steps < 1:
         raise LabkitError(f"steps must be at least 1, got {steps}")
-    x = _batch(model, images)
+    x = input_batch(model, images)
     m = _as_maps(maps)
     if m.shape != x.shape[:3]:
         raise LabkitError(f"maps of shape {m.shape} do not match images of shape {x.shape[:3]}")
@@ -372,7 +358,7 @@ def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, dele
     # every step of every image in one batched prediction: (n, steps + 1, h, w, 3)
     mask = (ranks[:, None] < counts[None, :, None, None])[..., None]
     batch = np.where(mask, end[:, None], start[:, None]).astype(np.float32)
-    probs = _probabilities(model, batch.reshape((-1,) + x.shape[1:]), batch_size)
+    probs = predict(model, batch.reshape((-1,) + x.shape[1:]), batch_size)
     probs = probs.reshape(len(x), steps + 1, -1)
     return counts / pixels, probs[np.arange(len(x)), :, ids]
 
@@ -415,7 +401,7 @@ def faithfulness(model, images, maps: Mapping[str, np.ndarray], targets, steps: 
     import pandas as pd
     from tqdm import tqdm
 
-    x = _batch(model, images)
+    x = input_batch(model, images)
     ids = target_ids(targets, len(x))
     for b in (deletion_baseline, insertion_baseline):
         if b not in BASELINES:
@@ -533,63 +519,33 @@ def randomisation_check(model, images, targets, methods: str | Sequence[str] = "
 # Every gradient is one compiled, batched ``tf.function`` per model and output.
 # ``output="logit"`` attributes the class score before the softmax (what Captum attributed in
 # seed 002: torchvision models output logits); ``"probability"`` attributes the softmax output.
-OUTPUTS = ("logit", "probability")
 IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 IMAGENET_MEAN_PIXEL = np.array([123.675, 116.28, 103.53], np.float32)  # torchvision's mean, in 0..255
 # Captum's default stdevs=1.0 acts on torchvision-normalised inputs (std ~0.226): ~58 in 0..255 pixels.
 CAPTUM_STDEVS = float(1.0 * 0.226 * 255)
-_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {(kind, output): tf.function}
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {output: compiled gradient step}
 
 
-def _check_output(output: str) -> str:
-    if output not in OUTPUTS:
-        raise LabkitError(f"unknown output {output!r}; one of {', '.join(OUTPUTS)}")
-    return output
-
-
-def _step(model, kind: str, output: str):
-    """The compiled ``forward`` (class scores) or ``gradient`` (target score and its input gradient)."""
+def _gradient_step(model, output: str):
+    """The compiled gradient step: the target's score and its gradient w.r.t. the input pixels."""
     import tensorflow as tf
 
     entry = _STEPS.setdefault(model, {})
-    key = (kind, _check_output(output))
-    if key in entry:
-        return entry[key]
-    if output == "logit":
-        from labkit.attacks import logits_model
+    if check_output(output) in entry:
+        return entry[output]
+    f = class_scores(model, output)
 
-        f = logits_model(model)  # shares the layers, holds no reference to ``model``
-    else:
-        ref = weakref.ref(model)  # a strong reference here would keep ``model`` (a weak key) alive forever
+    @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32),
+                                  tf.TensorSpec([None], tf.int32)])
+    def step(x, target):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.gather(f(x, training=False), target, axis=1, batch_dims=1)
+        return score, tape.gradient(score, x)
 
-        def f(x, training=False):
-            return ref()(x, training=training)
-    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
-    if kind == "forward":
-        @tf.function(input_signature=[spec])
-        def step(x):
-            return f(x, training=False)
-    else:
-        @tf.function(input_signature=[spec, tf.TensorSpec([None], tf.int32)])
-        def step(x, target):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                score = tf.gather(f(x, training=False), target, axis=1, batch_dims=1)
-            return score, tape.gradient(score, x)
-    entry[key] = step
+    entry[output] = step
     return step
-
-
-def _inputs(model, x) -> np.ndarray:
-    """A float32 batch at the model's input size from a batch, one image, names or paths."""
-    from labkit import images as imgs
-    from labkit.models import input_size
-
-    size = input_size(model)
-    if isinstance(x, np.ndarray) and x.ndim == 4 and x.shape[1:3] == (size, size):
-        return np.ascontiguousarray(x, dtype=np.float32)
-    return imgs.fit_batch(x if isinstance(x, np.ndarray) else imgs.load_images(x), size)
 
 
 def _target_ids(model, target, x: np.ndarray, output: str) -> np.ndarray:
@@ -598,7 +554,7 @@ def _target_ids(model, target, x: np.ndarray, output: str) -> np.ndarray:
 
     n, classes = len(x), int(model.output_shape[-1])
     if target is None:
-        return scores(model, x, output).argmax(1).astype(np.int32)
+        return predict(model, x, output=output).argmax(1).astype(np.int32)
     if isinstance(target, np.ndarray):
         target = target.tolist()
     ids = np.array(imagenet.targets(target, n), np.int32)
@@ -624,13 +580,6 @@ def _check_count(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise LabkitError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def scores(model, x, output: str = "logit", batch_size: int = 64) -> np.ndarray:
-    """Class scores ``(n, classes)`` (logits or probabilities) through the compiled forward step."""
-    forward = _step(model, "forward", output)
-    x = _inputs(model, x)
-    return np.concatenate([forward(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
 
 
 def ig_points(n_steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
@@ -665,14 +614,14 @@ def integrated_gradients(model, x, target=None, baseline=0, n_steps: int = 50,
     """
     from tqdm import tqdm
 
-    _check_output(output)
+    check_output(output)
     alphas, weights = ig_points(n_steps, method)
     if internal_batch_size is not None:
         _check_count("internal_batch_size", internal_batch_size)
-    x = _inputs(model, x)
+    x = input_batch(model, x)
     ids = _target_ids(model, target, x, output)
     b = _baselines(baseline, x)
-    grad = _step(model, "gradient", output)
+    grad = _gradient_step(model, output)
     total = len(x) * len(alphas)
     chunk = internal_batch_size or total
     acc = np.zeros(x.shape, np.float64)
@@ -694,14 +643,14 @@ def ig_completeness(model, x, attributions, target=None, baseline=0, output: str
     convergence delta) and ``relative_error`` = ``|delta| / |difference|``. ``f`` is the ``output``
     the attributions were computed for (same ``target``, ``baseline``).
     """
-    x = _inputs(model, x)
+    x = input_batch(model, x)
     attr = np.asarray(attributions, np.float64)
     if attr.shape != x.shape:
         raise LabkitError(f"attributions of shape {attr.shape} do not fit inputs of shape {x.shape}")
     ids = _target_ids(model, target, x, output)
     rows = np.arange(len(x))
-    fx = scores(model, x, output)[rows, ids].astype(np.float64)
-    fb = scores(model, _baselines(baseline, x), output)[rows, ids].astype(np.float64)
+    fx = predict(model, x, output=output)[rows, ids].astype(np.float64)
+    fb = predict(model, _baselines(baseline, x), output=output)[rows, ids].astype(np.float64)
     total = attr.reshape(len(x), -1).sum(axis=1)
     diff = fx - fb
     delta = total - diff
@@ -725,7 +674,7 @@ def noise_tunnel(method: Callable, nt_type: str = "smoothgrad", nt_samples: int 
         raise LabkitError(f"stdevs must be a number >= 0 (pixel units), got {stdevs!r}")
 
     def attribute(model, x, target=None, **kwargs) -> np.ndarray:
-        x = _inputs(model, x)
+        x = input_batch(model, x)
         output = kwargs.get("output", "logit")
         ids = _target_ids(model, target, x, output)  # the clean image's class, as Captum's target
         noise = np.random.default_rng(seed).normal(0.0, stdevs, (len(x), samples, *x.shape[1:]))
@@ -774,14 +723,13 @@ def occlusion(model, x, target=None, window=(15, 15), strides=(8, 8), baseline=0
     """
     from tqdm import tqdm
 
-    _check_output(output)
+    check_output(output)
     batch_size = _check_count("batch_size", batch_size)
-    x = _inputs(model, x)
+    x = input_batch(model, x)
     windows = occlusion_windows(x.shape[1:3], window, strides)
     ids = _target_ids(model, target, x, output)
     b = _baselines(baseline, x)
-    forward = _step(model, "forward", output)
-    base = forward(x).numpy()[np.arange(len(x)), ids]
+    base = predict(model, x, batch_size, output)[np.arange(len(x)), ids]
     total = np.zeros(x.shape[:3], np.float64)
     count = np.zeros(x.shape[1:3], np.float64)
     for top, bottom, left, right in windows:
@@ -793,7 +741,7 @@ def occlusion(model, x, target=None, window=(15, 15), strides=(8, 8), baseline=0
         for j, (i, k) in enumerate(part):
             top, bottom, left, right = windows[k]
             batch[j, top:bottom, left:right] = b[i, top:bottom, left:right]
-        out = forward(batch).numpy()
+        out = predict(model, batch, batch_size, output)
         for j, (i, k) in enumerate(part):
             top, bottom, left, right = windows[k]
             total[i, top:bottom, left:right] += base[i] - out[j, ids[i]]

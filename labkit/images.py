@@ -121,17 +121,18 @@ def fit(img: np.ndarray, size: int | tuple[int, int], mode: str = "crop") -> np.
 
 
 def fit_batch(images, size: int, mode: str = "crop") -> np.ndarray:
-    """A float32 batch ``(n, size, size, 3)`` in 0..255 from images of any size (or a batch)."""
+    """A float32 batch ``(n, size, size, 3)`` in 0..255 from images of any size, or one image (a bundled
+    name, a path, an array, a PIL image), or a batch (returned as it is when it has the size already)."""
     if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1:3] == (size, size):
         return images.astype(np.float32, copy=False)
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        images = [images]
-    return np.stack([fit(load_image(im), size, mode) for im in images]).astype(np.float32)
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    return np.stack([fit(im, size, mode) for im in load_images(images)]).astype(np.float32)
 
 
 def load_batch(sources, size: int, mode: str = "crop") -> np.ndarray:
     """Load and fit images in one call: ``(n, size, size, 3)`` float32 in 0..255."""
-    return fit_batch(load_images(sources), size, mode)
+    return fit_batch(sources, size, mode)
 
 
 def mosaic(tiles: Sequence[np.ndarray], size: int, grid: int = 2) -> np.ndarray:

@@ -14,6 +14,7 @@ import os
 import pickle
 import socket
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -533,12 +534,81 @@ def input_size(model) -> int:
     return int(model.input_shape[1])
 
 
-def predict(model, images, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities for raw RGB images (resized to the model's input size)."""
+OUTPUTS = ("probability", "logit")
+_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {output: compiled forward}
+
+
+def input_batch(model, images) -> np.ndarray:
+    """A float32 0..255 batch at ``model``'s input size from names, paths, arrays or a batch."""
     from labkit.images import fit_batch
 
-    x = fit_batch(images, input_size(model))
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    return fit_batch(images, input_size(model))
+
+
+def logits_model(model):
+    """``model`` without its final softmax: the unnormalised class scores (logits).
+
+    Shares every layer with ``model`` except a ``Dense`` head, which is copied into a linear
+    twin: change ``model``'s weights before, not after, calling this.
+    """
+    import keras
+
+    last = model.layers[-1]
+    act = getattr(last, "activation", None)
+    if act is keras.activations.linear:
+        return model
+    if act is not keras.activations.softmax or not isinstance(last, (keras.layers.Dense, keras.layers.Activation)):
+        raise LabkitError(f"model {model.name!r} must end in a softmax Dense or Activation layer to get its logits; "
+                          f"its last layer is {type(last).__name__} {last.name!r}")
+    if isinstance(last, keras.layers.Activation):
+        out = last.input
+    else:
+        head = keras.layers.Dense(last.units, use_bias=last.use_bias, name=f"{last.name}_logits")
+        out = head(last.input)
+        head.set_weights(last.get_weights())
+    return keras.Model(model.inputs, out, name=f"{model.name}_logits")
+
+
+def check_output(output: str) -> str:
+    """``output`` if it is ``probability`` or ``logit``, else one clear error."""
+    if output not in OUTPUTS:
+        raise LabkitError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
+    return output
+
+
+def class_scores(model, output: str = "probability"):
+    """``f(x, training=False)``: ``model``'s class probabilities or logits (``output``), for compiled steps.
+
+    Holds no strong reference to ``model``, so caches keyed weakly on it can let it go.
+    """
+    if check_output(output) == "logit":
+        return logits_model(model)  # shares the layers, holds no reference to ``model``
+    ref = weakref.ref(model)
+
+    def f(x, training=False):
+        return ref()(x, training=training)
+
+    return f
+
+
+def predict(model, images, batch_size: int = 32, output: str = "probability") -> np.ndarray:
+    """Class probabilities (``output="logit"``: the scores before the softmax) of raw RGB images of any size.
+
+    One compiled forward per model and output, ``batch_size`` images at a time.
+    """
+    import tensorflow as tf
+
+    check_output(output)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise LabkitError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    entry = _FORWARD.setdefault(model, {})
+    if output not in entry:
+        f = class_scores(model, output)
+        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+        entry[output] = tf.function(lambda x: f(x, training=False), input_signature=[spec])
+    forward = entry[output]
+    x = input_batch(model, images)
+    return np.concatenate([forward(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
 
 
 def tiny_model(activation: str = "relu", size: int = 32, classes: int = 1000, seed: int = 0):

@@ -65,9 +65,8 @@ def top1(model, images, batch_size: int = 32, mode: str = "center", progress: bo
     from tqdm import tqdm
 
     from labkit import imagenet
-    from labkit.attribution import scores
     from labkit.images import fit_batch
-    from labkit.models import input_size
+    from labkit.models import input_size, predict
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise LabkitError(f"batch_size must be an integer >= 1, got {batch_size!r}")
@@ -79,8 +78,7 @@ def top1(model, images, batch_size: int = 32, mode: str = "center", progress: bo
     for start in tqdm(range(0, len(images), batch_size), desc=desc or model.name, disable=not progress,
                       leave=False):
         chunk = images[start:start + batch_size]
-        p = scores(model, fit_batch(chunk if isinstance(chunk, np.ndarray) else list(chunk), size, mode),
-                   "probability", batch_size=batch_size)
+        p = predict(model, fit_batch(chunk, size, mode), batch_size)
         labels[start:start + len(p)] = p.argmax(1)
         conf[start:start + len(p)] = p.max(1)
     names = [imagenet.name(int(i)) if i < imagenet.NUM_CLASSES else str(i) for i in labels]

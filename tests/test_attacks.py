@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from labkit import LabkitError, attacks
+from labkit import LabkitError, attacks, models
 
 X = np.random.RandomState(0).randint(0, 256, (4, 32, 32, 3)).astype(np.float32)
 
@@ -16,7 +16,7 @@ def tiny(tiny_tanh10):
 
 @pytest.fixture(scope="module")
 def sources(tiny):
-    return attacks.probabilities(tiny, X).argmax(1)
+    return models.predict(tiny, X).argmax(1)
 
 
 def _other_class(sources):
@@ -24,7 +24,7 @@ def _other_class(sources):
 
 
 def test_logits_model_gives_the_scores_before_softmax(tiny):
-    logits = attacks.logits_model(tiny).predict(X, verbose=0)
+    logits = models.logits_model(tiny).predict(X, verbose=0)
     probs = tiny.predict(X, verbose=0)
     softmax = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(softmax / softmax.sum(1, keepdims=True), probs, atol=1e-6)
@@ -52,7 +52,7 @@ def test_fooling_stops_at_once_when_already_the_target(tiny, sources):
 def test_fooling_step_is_cs231n_normalised_gradient(tiny, sources):
     """One step moves each image by exactly lr in CS231n's L2 (before the clamp)."""
     x = np.full((2, 32, 32, 3), 128.0, np.float32)
-    targets = _other_class(attacks.probabilities(tiny, x).argmax(1))
+    targets = _other_class(models.predict(tiny, x).argmax(1))
     r = attacks.fooling_images(tiny, x, targets, lr=0.5, max_iterations=1, progress=False)
     dz = attacks.to_cs231n(r.images) - attacks.to_cs231n(x)
     np.testing.assert_allclose(np.sqrt((dz ** 2).sum(axis=(1, 2, 3))), [0.5, 0.5], rtol=1e-4)
@@ -62,7 +62,7 @@ def test_fooling_step_is_cs231n_normalised_gradient(tiny, sources):
 def test_clamp_keeps_pixels_in_range(tiny):
     """White and black images pushed hard: the clamp is active and nothing leaves 0..255."""
     x = np.concatenate([np.full((1, 32, 32, 3), 255.0), np.zeros((1, 32, 32, 3))]).astype(np.float32)
-    targets = _other_class(attacks.probabilities(tiny, x).argmax(1))
+    targets = _other_class(models.predict(tiny, x).argmax(1))
     for r in (attacks.fooling_images(tiny, x, targets, lr=20.0, max_iterations=3, progress=False),
               attacks.pgd(tiny, x, targets, eps=64, step_size=32, iterations=3, early_stop=False, progress=False)):
         assert r.images.min() >= 0.0 and r.images.max() <= 255.0
@@ -117,7 +117,7 @@ def test_offline_model_fooled_and_visualised(lite0):
     """The lab's real model: coffee -> stingray (the seed's target) and "hay" from noise, CS231n defaults."""
     r = attacks.fooling_images(lite0, "coffee", "stingray", progress=False)
     assert r.success.all() and r.iterations[0] <= 30 and r.linf[0] < 16
-    assert attacks.probabilities(lite0, r.images).argmax(1)[0] == 6  # stingray
+    assert models.predict(lite0, r.images).argmax(1)[0] == 6  # stingray
     v = attacks.class_visualisation(lite0, "hay", iterations=20, progress=False)
     assert v.final_prob[0] >= 0.9 and v.prediction[0] == 958
 
@@ -175,11 +175,11 @@ def test_logits_model_of_an_activation_head_and_bad_heads():
     scores = keras.layers.Dense(3)(inputs)
     model = keras.Model(inputs, keras.layers.Activation("softmax")(scores))  # like Keras' MobileNetV3
     x = np.random.RandomState(0).rand(2, 4).astype(np.float32)
-    np.testing.assert_allclose(attacks.logits_model(model).predict(x, verbose=0),
+    np.testing.assert_allclose(models.logits_model(model).predict(x, verbose=0),
                                keras.Model(inputs, scores).predict(x, verbose=0))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid")(inputs))
     with pytest.raises(LabkitError, match="softmax"):
-        attacks.logits_model(model)
+        models.logits_model(model)
 
 
 def test_save_fooled_writes_npy_files_a_grader_can_reclassify(tiny, sources, tmp_path):

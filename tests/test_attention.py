@@ -120,7 +120,7 @@ def no_heavy_work(monkeypatch):
         raise AssertionError("heavy work started before the input was checked")
 
     monkeypatch.setattr(A, "modified_model", refuse)
-    monkeypatch.setattr(A, "_batch", refuse)
+    monkeypatch.setattr(A, "input_batch", refuse)
 
 
 @pytest.mark.parametrize("kwargs, match", [
