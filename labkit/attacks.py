@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from labkit.errors import LabkitError
-from labkit.models import input_batch, logits_model, predict
+from labkit.models import IMAGENET_MEAN, IMAGENET_STD, input_batch, logits_model, predict
 
-CS231N_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-CS231N_STD = np.array([0.229, 0.224, 0.225], np.float32)
+CS231N_MEAN = np.array(IMAGENET_MEAN, np.float32)  # CS231n normalises with torchvision's ImageNet statistics
+CS231N_STD = np.array(IMAGENET_STD, np.float32)
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its logits model and steps
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from labkit.errors import LabkitError
-from labkit.models import check_output, class_scores, input_batch, predict
+from labkit.models import CAFFE_MEAN_BGR, IMAGENET_MEAN, check_output, class_scores, input_batch, predict
 
 # name -> (tf-keras-vis visualiser, backprop rule for its model clone, what it is)
 METHODS: dict[str, tuple[str, str, str]] = {
@@ -295,7 +295,7 @@ def random_maps(shape: Sequence[int], seed: int = 0) -> np.ndarray:
 # -- faithfulness: deletion and insertion (Petsiuk et al., RISE, 2018) --------------------------
 
 BASELINES = ("gray", "blur", "black", "mean")
-IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+IMAGENET_MEAN_RGB = CAFFE_MEAN_BGR[::-1]  # what Caffe-preprocessed models (VGG16) read as 0
 
 
 def baseline_images(images: np.ndarray, kind: str = "blur", blur_sigma: float = 5.0) -> np.ndarray:
@@ -521,7 +521,7 @@ def randomisation_check(model, images, targets, methods: str | Sequence[str] = "
 # seed 002: torchvision models output logits); ``"probability"`` attributes the softmax output.
 IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
-IMAGENET_MEAN_PIXEL = np.array([123.675, 116.28, 103.53], np.float32)  # torchvision's mean, in 0..255
+IMAGENET_MEAN_PIXEL = (255 * np.array(IMAGENET_MEAN)).astype(np.float32)  # torchvision's mean, in 0..255
 # Captum's default stdevs=1.0 acts on torchvision-normalised inputs (std ~0.226): ~58 in 0..255 pixels.
 CAPTUM_STDEVS = float(1.0 * 0.226 * 255)
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {output: compiled gradient step}

@@ -33,6 +33,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet mean and std, RGB in 0..1
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # Keras' "caffe" preprocessing: BGR mean in 0..255
+
+
 def keras_models_dir() -> Path:
     """Keras' own weight cache (``$KERAS_HOME/models``, by default ``~/.keras/models``)."""
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
@@ -154,12 +159,12 @@ def _preprocess_layer_class():
 
         def call(self, x):
             if self.mode == "caffe":  # RGB->BGR, subtract the ImageNet mean
-                return ops.flip(x, axis=-1) - ops.convert_to_tensor([103.939, 116.779, 123.68])
+                return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR)
             if self.mode == "tf":
                 return x / 127.5 - 1.0
             if self.mode == "torch":
-                mean = ops.convert_to_tensor([0.485, 0.456, 0.406])
-                std = ops.convert_to_tensor([0.229, 0.224, 0.225])
+                mean = ops.convert_to_tensor(IMAGENET_MEAN)
+                std = ops.convert_to_tensor(IMAGENET_STD)
                 return (x / 255.0 - mean) / std
             if self.mode == "lite":
                 return (x - 127.0) / 128.0
