@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from labkit.errors import LabkitError
+from labkit.files import atomic_path
 from labkit.models import IMAGENET_MEAN, IMAGENET_STD, input_batch, logits_model, predict
 
 CS231N_MEAN = np.array(IMAGENET_MEAN, np.float32)  # CS231n normalises with torchvision's ImageNet statistics
@@ -344,10 +345,8 @@ def save_fooled(result: AttackResult, out_dir: str | os.PathLike, names: Sequenc
     for i, row in enumerate(rows):
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{prefix}_{i:03d}_{row['image']}")
         row["file"] = f"{stem}_to_{row['target']}.npy"
-        tmp = out / f".{row['file']}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            np.save(f, result.images[i].astype(np.float32))
-        os.replace(tmp, out / row["file"])
+        with atomic_path(out / row["file"]) as tmp:
+            np.save(tmp, result.images[i].astype(np.float32))
     return rows
 
 
@@ -732,8 +731,6 @@ def save_universal(result: UniversalResult, out_dir: str | os.PathLike, name: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     file = f"{name}.npy"
-    tmp = out / f".{file}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        np.save(f, result.image.astype(np.float32))
-    os.replace(tmp, out / file)
+    with atomic_path(out / file) as tmp:
+        np.save(tmp, result.image.astype(np.float32))
     return file

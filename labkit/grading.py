@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.files import atomic_path
 
 STATUSES = ("ok", "error", "timeout", "killed", "invalid-notebook")
 _EXIT_FOR = {"ok": 0, "error": 10, "timeout": 11, "killed": 12, "invalid-notebook": 13}
@@ -245,9 +246,8 @@ def grade(submissions: str | os.PathLike, lab: int, out: str | os.PathLike, *, j
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_outputs(outcomes: list[Outcome], lab: int, out: Path) -> None:
@@ -261,10 +261,8 @@ def write_outputs(outcomes: list[Outcome], lab: int, out: Path) -> None:
         points = {c.name: c.points for c in o.checks}
         rows.append([o.student, o.status, f"{o.seconds:.1f}", *[points.get(n, 0) for n in names],
                      o.total, maximum])
-    tmp = out / f".grades.csv.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(out / "grades.csv") as tmp, open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(rows)
-    os.replace(tmp, out / "grades.csv")
     (out / "feedback").mkdir(exist_ok=True)
     for o in outcomes:
         lines = [f"# Lab {lab}: feedback for {o.student}", "", f"Status: **{o.status}**", "",

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from labkit.errors import LabkitError
+from labkit.files import atomic_path
 
 OFFLINE_DEFAULT = "efficientnet_lite0"
 
@@ -430,9 +431,8 @@ def _file_digest(path: Path) -> str:
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, **arrays)
     except OSError:  # a read-only cache only costs speed
         return
 

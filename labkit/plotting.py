@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from labkit.errors import LabkitError
+from labkit.files import atomic_path
 
 
 def _as_display(img) -> np.ndarray:
@@ -147,12 +148,8 @@ def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Save a figure as PNG, atomically (no half-written file on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit.files import atomic_path
+
 MIME = "application/x.labkit+json"
 _STATE: dict = {"path": None, "data": {}}
 
@@ -65,9 +67,8 @@ def record(name: str, value, display: bool = True):
 
 def _write() -> None:
     path = _STATE["path"]
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(_STATE["data"], indent=1))  # insertion order: tables keep their column order
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_STATE["data"], indent=1))  # insertion order: tables keep their column order
 
 
 def read(path: str | os.PathLike) -> dict:
