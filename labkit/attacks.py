@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int, check_number
 from labkit.files import atomic_path
 from labkit.models import IMAGENET_MEAN, IMAGENET_STD, input_batch, logits_model, predict
 
@@ -163,21 +163,6 @@ def _build_visualise(lm):
 
 
 # -- checks and inputs ----------------------------------------------------------------------------
-
-def check_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` if it is an integer >= ``minimum``, else one clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise LabkitError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_number(name: str, value, allow_zero: bool = False) -> float:
-    """``value`` as a float if it is a finite positive (or non-negative) number, else one clear error."""
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise LabkitError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value!r}")
-    return float(value)
-
 
 def check_visualisation(size: int, iterations: int, max_jitter: int, blur_every: int, show_every: int,
                         l2_reg: float, learning_rate: float, blur_sigma: float) -> None:
@@ -488,8 +473,8 @@ def check_universal_params(k: int | None = None, targets: Sequence[int | str] | 
     if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise LabkitError(f"the step cap must be a positive integer, got {steps!r}")
     for name, value in (("seed", seed), ("noise_seed", noise_seed)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
-            raise LabkitError(f"{name} must be a non-negative integer, got {value!r}")
+        if value is not None:
+            check_int(name, value, 0)
     ids = universal_targets(int(k), targets, seed=seed, classes=classes)
     return {"k": int(k), "targets": ids, "lr": float(lr), "steps": profiles.max_steps(int(steps)),
             "noise_seed": int(seed if noise_seed is None else noise_seed)}

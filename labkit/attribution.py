@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 from labkit.models import CAFFE_MEAN_BGR, IMAGENET_MEAN, check_output, class_scores, input_batch, predict
 
 # name -> (tf-keras-vis visualiser, backprop rule for its model clone, what it is)
@@ -576,15 +576,9 @@ def _baselines(baseline, x: np.ndarray) -> np.ndarray:
         raise LabkitError(f"a baseline of shape {b.shape} does not fit inputs of shape {x.shape}") from None
 
 
-def _check_count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise LabkitError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def ig_points(n_steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
     """Captum's path points ``alphas`` in [0, 1] and their quadrature ``weights`` (summing to 1)."""
-    n = _check_count("n_steps", n_steps)
+    n = check_int("n_steps", n_steps)
     if method == "gausslegendre":
         nodes, w = np.polynomial.legendre.leggauss(n)
         return 0.5 * (nodes + 1), 0.5 * w
@@ -617,7 +611,7 @@ def integrated_gradients(model, x, target=None, baseline=0, n_steps: int = 50,
     check_output(output)
     alphas, weights = ig_points(n_steps, method)
     if internal_batch_size is not None:
-        _check_count("internal_batch_size", internal_batch_size)
+        check_int("internal_batch_size", internal_batch_size)
     x = input_batch(model, x)
     ids = _target_ids(model, target, x, output)
     b = _baselines(baseline, x)
@@ -669,7 +663,7 @@ def noise_tunnel(method: Callable, nt_type: str = "smoothgrad", nt_samples: int 
     """
     if nt_type not in NT_TYPES:
         raise LabkitError(f"unknown nt_type {nt_type!r}; one of {', '.join(NT_TYPES)}")
-    samples = _check_count("nt_samples", nt_samples)
+    samples = check_int("nt_samples", nt_samples)
     if not np.isfinite(stdevs) or stdevs < 0:
         raise LabkitError(f"stdevs must be a number >= 0 (pixel units), got {stdevs!r}")
 
@@ -697,7 +691,7 @@ def _pair(name: str, value) -> tuple[int, int]:
     v = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(v) != 2:
         raise LabkitError(f"{name} must be an int or (height, width), got {value!r}")
-    return _check_count(name, v[0]), _check_count(name, v[1])
+    return check_int(name, v[0]), check_int(name, v[1])
 
 
 def occlusion_windows(size: tuple[int, int], window, strides) -> list[tuple[int, int, int, int]]:
@@ -724,7 +718,7 @@ def occlusion(model, x, target=None, window=(15, 15), strides=(8, 8), baseline=0
     from tqdm import tqdm
 
     check_output(output)
-    batch_size = _check_count("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size)
     x = input_batch(model, x)
     windows = occlusion_windows(x.shape[1:3], window, strides)
     ids = _target_ids(model, target, x, output)

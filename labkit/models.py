@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 from labkit.files import atomic_path
 
 OFFLINE_DEFAULT = "efficientnet_lite0"
@@ -604,8 +604,7 @@ def predict(model, images, batch_size: int = 32, output: str = "probability") ->
     import tensorflow as tf
 
     check_output(output)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise LabkitError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     entry = _FORWARD.setdefault(model, {})
     if output not in entry:
         f = class_scores(model, output)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 
 CROP_PCT = 0.875  # torchvision's 224 / 256
 
@@ -68,8 +68,7 @@ def top1(model, images, batch_size: int = 32, mode: str = "center", progress: bo
     from labkit.images import fit_batch
     from labkit.models import input_size, predict
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise LabkitError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     if len(images) == 0:
         raise LabkitError("no images to classify")
     size = input_size(model)
