@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerate the golden notebooks that nbval compares against (tests/golden/*.ipynb): each lab notebook
-# executed with papermill on the offline model and the quick profile, in the environment of
-# scripts/golden_env.sh, from inside the golden folder (where nbval runs them too). Stored with the
-# outputs nbval compares: those of the cells marked "# NBVAL_CHECK_OUTPUT", without images and stderr.
+# Regenerate the golden references (tests/golden/): each lab notebook executed with papermill on the offline
+# model and the quick profile, in the environment of scripts/golden_env.sh, from inside the golden folder
+# (where nbval runs them too). Writes NN_name.ipynb, stored with the outputs nbval compares (those of the
+# cells marked "# NBVAL_CHECK_OUTPUT", without images and stderr), and NN_name.results.json, the lab's key
+# results that tests/golden/compare_results.py compares under each key's declared tolerance.
 #
 #   bash scripts/regen_golden.sh                          # every notebooks/NN_*.ipynb
 #   bash scripts/regen_golden.sh notebooks/02_*.ipynb     # some
@@ -21,6 +22,7 @@ for nb in "$@"; do
   tmp="$GOLDEN_DIR/.${name%.ipynb}.partial.ipynb"
   trap 'rm -f "$tmp"' EXIT
   start=$SECONDS
+  rm -rf "$GOLDEN_DIR/labkit-out/${name%.ipynb}"
   "$PY" -m papermill "$nb" "$tmp" -p profile quick -p model_name efficientnet_lite0 \
     --cwd "$GOLDEN_DIR" --no-progress-bar --log-level WARNING
   "$PY" - "$tmp" <<'PY'
@@ -55,6 +57,7 @@ for cell in nb.cells:
     cell.outputs = kept
 nbformat.write(nb, path)
 PY
+  cp "$GOLDEN_DIR/labkit-out/${name%.ipynb}/results.json" "$GOLDEN_DIR/${name%.ipynb}.results.json"
   mv "$tmp" "$GOLDEN_DIR/$name"
-  echo "golden: $GOLDEN_DIR/$name ($((SECONDS - start)) s)"
+  echo "golden: $GOLDEN_DIR/$name and ${name%.ipynb}.results.json ($((SECONDS - start)) s)"
 done

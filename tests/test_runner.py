@@ -202,7 +202,8 @@ def test_nbval_passes_on_a_fresh_golden_notebook_and_fails_when_a_result_changes
     nbformat.write(nb, path)
     changed = nbval()
     assert changed.returncode == 1 and "Cell outputs differ" in changed.stdout, changed.stdout
-    assert "values: [0.126, -0.132]" in changed.stdout and "values: [0.126, -0.132, 0.64]" in changed.stdout
+    # numbers are masked (each compared under its tolerance in results.json), their count is not
+    assert "values:_[#,_#]" in changed.stdout and "values:_[#,_#,_#]" in changed.stdout
 
 
 def _env() -> dict:

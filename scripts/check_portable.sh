@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Portability check on one machine: the README's test command (unit suite, then the goldens) under
+# several numeric paths, as another CPU would take them. All must pass.
+#
+#   bash scripts/check_portable.sh                  # every variant this CPU can run
+#   bash scripts/check_portable.sh sse41 threads1   # some
+#
+# Variants: sse41, avx2, avx512_core (oneDNN capped at that instruction set; avx512_core only where the
+# CPU has AVX-512), onednn_on and onednn_off (TensorFlow's oneDNN kernels forced on, as TensorFlow itself
+# chooses on Intel CPUs with AVX-512 VNNI or AMX, or off), threads1, threads2 (intra-op threads).
+# Each variant's log and results.json files go to $PORTABLE_OUT (default /tmp/labkit-portable); at the
+# end a table says which variants ran and passed, and `python -m labkit.labs.golden spread` prints, per
+# key, how far the variants' results moved from the reference next to the tolerance that key declares.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+OUT=${PORTABLE_OUT:-/tmp/labkit-portable}
+mkdir -p "$OUT"
+
+all=(sse41 avx2 onednn_on onednn_off threads1 threads2)
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && all=(sse41 avx2 avx512_core onednn_on onednn_off threads1 threads2)
+[ $# -gt 0 ] || set -- "${all[@]}"
+
+declare -A status seconds
+for v in "$@"; do
+  case $v in
+    sse41|avx2|avx512_core) envs=(ONEDNN_MAX_CPU_ISA="${v^^}") ;;
+    onednn_on) envs=(TF_ENABLE_ONEDNN_OPTS=1) ;;
+    onednn_off) envs=(TF_ENABLE_ONEDNN_OPTS=0) ;;
+    threads1) envs=(TF_NUM_INTRAOP_THREADS=1) ;;
+    threads2) envs=(TF_NUM_INTRAOP_THREADS=2) ;;
+    *) echo "check_portable: unknown variant $v (known: sse41 avx2 avx512_core onednn_on onednn_off threads1 threads2)" >&2
+       exit 2 ;;
+  esac
+  echo "== $v: ${envs[*]} bash scripts/test.sh"
+  start=$SECONDS
+  rm -rf "$OUT/$v" && mkdir -p "$OUT/$v"
+  if env "${envs[@]}" bash scripts/test.sh >"$OUT/$v/log" 2>&1; then status[$v]=pass; else status[$v]=FAIL; fi
+  seconds[$v]=$((SECONDS - start))
+  cp -r tests/golden/labkit-out "$OUT/$v/" 2>/dev/null
+  tail -n 2 "$OUT/$v/log"
+done
+
+echo
+printf '%-12s %-6s %8s  %s\n' variant result seconds log
+failed=0
+for v in "$@"; do
+  printf '%-12s %-6s %8s  %s\n' "$v" "${status[$v]}" "${seconds[$v]}" "$OUT/$v/log"
+  [ "${status[$v]}" = pass ] || failed=1
+done
+echo
+"$PY" -m labkit.labs.golden spread tests/golden "$OUT" "$@"
+exit $failed
