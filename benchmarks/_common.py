@@ -1,19 +1,15 @@
-"""What the benchmarks share: the reference every loop is measured against."""
+"""What the benchmarks share: the references every loop is measured against, which are labkit's own compiled
+passes (``labkit.models.input_gradient`` and ``compiled_forward``: the one input gradient and forward)."""
 
-import tensorflow as tf
-
-from labkit.models import logits_model
+from labkit import models
 
 
-def input_gradient(model, size: int):
+def input_gradient(model, size: int | None = None):
     """One compiled forward+backward: the gradient of the target logits w.r.t. the pixels, ``fn(x, t)``."""
-    lm = logits_model(model)
+    gradient = models.input_gradient(model, "logit")
+    return lambda x, t: gradient(x, t)[1]
 
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)])
-    def fwd_bwd(x, t):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.reduce_sum(tf.gather(lm(x, training=False), t, axis=1, batch_dims=1))
-        return tape.gradient(score, x)
 
-    return fwd_bwd
+def forward(model, size: int | None = None):
+    """One compiled forward: the logits, ``fn(x)``."""
+    return models.compiled_forward(model, "logit")

@@ -62,7 +62,7 @@ def main(n: int = 64, batch: int = 32) -> None:
     print(f"  batched probe (labkit)        {n / t_probe:7.1f} images/s   {t_seed / t_probe:5.1f}x the seed's loop")
     print(f"  raw batched forward           {n / t_raw:7.1f} images/s   probe / raw time = {t_probe / t_raw:.2f}")
 
-    photo = images.load_batch(["chelsea"], size)
+    photo = images.fit_batch(["chelsea"], size)
     target = models.predict(model, photo, output="logit").argmax(1)
     steps, ig_batch = 50, 50
     t_ig = timed(lambda: attribution.integrated_gradients(model, photo, target, n_steps=steps,

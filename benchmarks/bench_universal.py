@@ -38,7 +38,7 @@ def step_costs(model, k: int, size: int = 64, repeat: int = 7) -> dict:
     ids = tf.constant(attacks.universal_targets(k, seed=0), tf.int32)
     m = tf.constant(masks.masks("stripes", k, size))
     noise = tf.zeros((size, size, 3))
-    x, _, step = attacks._universal_state(model, size, "adam", "zero")
+    x, _, step = attacks.universal_step(model, size, "adam", "zero")
     x0 = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     lm = models.logits_model(model)
     s = models.input_size(model)

@@ -130,11 +130,6 @@ def fit_batch(images, size: int, mode: str = "crop") -> np.ndarray:
     return np.stack([fit(im, size, mode) for im in load_images(images)]).astype(np.float32)
 
 
-def load_batch(sources, size: int, mode: str = "crop") -> np.ndarray:
-    """Load and fit images in one call: ``(n, size, size, 3)`` float32 in 0..255."""
-    return fit_batch(sources, size, mode)
-
-
 def mosaic(tiles: Sequence[np.ndarray], size: int, grid: int = 2) -> np.ndarray:
     """A ``grid`` x ``grid`` mosaic of ``size`` x ``size`` pixels from ``grid**2`` images."""
     if len(tiles) != grid * grid:

@@ -21,7 +21,7 @@ from labkit.files import atomic_path
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }
 h2 { border-top: 1px solid #ccc; padding-top: .8em; }
-.ok { color: #176f2c; } .failed, .timeout, .error { color: #b00020; }
+.ok { color: #176f2c; } .failed, .timeout, .killed, .invalid, .rejected { color: #b00020; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .2em .5em; }
 th { background: #f4f4f4; text-align: left; } td { vertical-align: top; }
 figure { display: inline-block; margin: .5em; vertical-align: top; }
@@ -100,7 +100,7 @@ def _lab_section(o: Mapping, out: Path) -> str:
         links.append(f'<a href="{html.escape(_rel(o["html"], out))}">notebook (HTML)</a>')
     if o.get("notebook"):
         links.append(f'<a href="{html.escape(_rel(o["notebook"], out))}">.ipynb</a>')
-    took = f"{o['seconds']:.1f} s" if o["status"] != "error" else "not run"
+    took = f"{o['seconds']:.1f} s" if o["status"] != "rejected" else "not run"
     parts.append(f"<p>{took}{' &middot; ' if links else ''}{' &middot; '.join(links)}</p>")
     if o["status"] != "ok" and o.get("message"):
         parts.append(f'<p class="{o["status"]}">{html.escape(o["message"])}</p>')
@@ -126,7 +126,7 @@ def build(out: str | os.PathLike, outcomes: Sequence[Mapping], header: Mapping |
     rows = []
     for o in outcomes:
         lab = html.escape(o["lab"])
-        took = f"{o['seconds']:.1f} s" if o["status"] != "error" else "-"
+        took = f"{o['seconds']:.1f} s" if o["status"] != "rejected" else "-"
         rows.append(f'<tr><td><a href="#{lab}">{lab}</a></td><td class="{o["status"]}">{o["status"]}</td>'
                     f"<td>{took}</td></tr>")
     about = ", ".join(f"{k} {html.escape(str(v))}" for k, v in (header or {}).items())

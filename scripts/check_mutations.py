@@ -62,7 +62,7 @@ MUTATIONS = {
     "fooling_step": ("lab 2: a fooling step without its normalisation",
                      replace("labkit/attacks.py", "x + lr * g / _image_norm(g) * scale", "x + lr * g * scale")),
     "profile_cap": ("a profile that halves an iteration cap (lab 4, quick: step_cap 80 -> 40)",
-                    replace("labkit/profiles.py", '"step_cap": 80,', '"step_cap": 40,')),
+                    replace("labkit/labs/universal_masked_image.py", '"step_cap": 80,', '"step_cap": 40,')),
     "noise_generator": ("lab 3: uniform noise from another generator",
                         replace("labkit/images.py",
                                 "np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)",

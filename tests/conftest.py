@@ -24,26 +24,21 @@ def lite0():
 
 @pytest.fixture(scope="session")
 def tiny_relu():
-    from labkit import models
+    from labkit import testing
 
-    return models.tiny_model("relu")
+    return testing.tiny_model("relu")
 
 
 @pytest.fixture(scope="session")
 def tiny_relu6():
-    from labkit import models
+    from labkit import testing
 
-    return models.tiny_model("relu6")
+    return testing.tiny_model("relu6")
 
 
 @pytest.fixture(scope="session")
 def tiny_tanh10():
-    """A tiny 10-class tanh CNN (relu ones this small are nearly constant) with its head scaled x10, so that
-    classes differ clearly and one can reach a high probability."""
-    from labkit import models
+    """A tiny 10-class tanh CNN whose classes differ clearly (``labkit.testing.tiny_tanh10``)."""
+    from labkit import testing
 
-    model = models.tiny_model("tanh", size=32, classes=10)
-    head = model.get_layer("predictions")
-    w, b = head.get_weights()
-    head.set_weights([10 * w, b])
-    return model
+    return testing.tiny_tanh10()

@@ -164,8 +164,10 @@ def test_bad_parameters_fail_before_work(tiny, call, match, monkeypatch):
     def no_work(*args, **kwargs):
         raise AssertionError("a step was compiled before the parameters were checked")
 
+    from labkit.attacks import steps
+
     for builder in ("_build_fool", "_build_pgd", "_build_visualise"):
-        monkeypatch.setattr(attacks, builder, no_work)
+        monkeypatch.setattr(steps, builder, no_work)
     with pytest.raises(LabkitError, match=match):
         call(tiny)
 

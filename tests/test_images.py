@@ -28,7 +28,7 @@ def test_fit_crops_the_centre_to_size():
 
 
 def test_fit_batch_and_mosaic():
-    batch = images.load_batch(["chelsea", "coffee"], 64)
+    batch = images.fit_batch(["chelsea", "coffee"], 64)
     assert batch.shape == (2, 64, 64, 3) and batch.dtype == np.float32
     m = images.mosaic(["chelsea", "coffee", "rocket", "camera"], 64)
     assert m.shape == (64, 64, 3)

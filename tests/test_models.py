@@ -7,7 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from labkit import LabkitError, imagenet, images, models
+from labkit import LabkitError, imagenet, images, models, testing
+from labkit.models import weights
+from labkit.models.lite import lite_package_file
 
 DATA = Path(__file__).parent / "data"
 
@@ -16,7 +18,7 @@ DATA = Path(__file__).parent / "data"
 def test_reader_matches_torch_checksums(variant):
     """Every tensor equals what torch.load gave (sha256 stored from a torch run)."""
     expected = json.loads((DATA / "lite_tensor_sha256.json").read_text())[variant]
-    state = models.read_torch_state_dict(models._lite_package_file(models.spec(variant)))
+    state = models.read_torch_state_dict(lite_package_file(models.spec(variant)))
     assert set(state) == set(expected)
     got = {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()[:16] for k, v in state.items()}
     assert got == expected
@@ -77,7 +79,7 @@ def test_unknown_model_lists_known_ones():
 
 def test_missing_keras_weights_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(models, "_try_download", lambda s: None)  # as offline
+    monkeypatch.setattr(weights, "_try_download", lambda s: None)  # as offline
     with pytest.raises(LabkitError) as err:
         models.load_model("vgg16")
     msg = str(err.value)
@@ -94,7 +96,7 @@ def test_download_is_tried_only_when_the_host_answers(tmp_path, monkeypatch, cap
     def refuse(*args, **kwargs):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(models.socket, "create_connection", refuse)
+    monkeypatch.setattr(weights.socket, "create_connection", refuse)
     with pytest.raises(LabkitError, match="vgg16_weights"):
         models.load_model("vgg16")
     assert fetched == [] and capsys.readouterr().out == ""
@@ -103,7 +105,7 @@ def test_download_is_tried_only_when_the_host_answers(tmp_path, monkeypatch, cap
         def close(self):
             pass
 
-    monkeypatch.setattr(models.socket, "create_connection", lambda *args, **kwargs: Connection())
+    monkeypatch.setattr(weights.socket, "create_connection", lambda *args, **kwargs: Connection())
     with pytest.raises(LabkitError, match="vgg16_weights"):  # the stub fetched nothing
         models.load_model("vgg16")
     assert fetched == [models.spec("vgg16").weights_url]
@@ -131,7 +133,7 @@ def test_keras_app_loads_a_local_weights_file(tmp_path):
 
 def test_weights_file_that_does_not_fit(tmp_path):
     path = tmp_path / "tiny.weights.h5"
-    models.tiny_model().save_weights(path)
+    testing.tiny_model().save_weights(path)
     with pytest.raises(LabkitError, match="does not fit mobilenet_v3_small"):
         models.load_model("mobilenet_v3_small", weights=path)
 
@@ -193,6 +195,6 @@ def test_weights_in_keras_published_layout_load_into_the_registry_model(name, bu
     with h5py.File(tmp_path / "models" / models.spec(name).weights_file, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, base)
     ours = models.load_model(name)
-    x = images.load_batch(["chelsea", "coffee"], 224).astype(np.float32)
+    x = images.fit_batch(["chelsea", "coffee"], 224).astype(np.float32)
     expected = base.predict(getattr(keras.applications, preprocess).preprocess_input(x.copy()), verbose=0)
     np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-6)

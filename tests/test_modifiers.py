@@ -3,7 +3,7 @@ import pytest
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import GuidedBackpropagation as TkvGuided
 
-from labkit import LabkitError, models, modifiers, scores
+from labkit import LabkitError, modifiers, scores, testing
 
 X = np.random.RandomState(0).randint(0, 256, (2, 32, 32, 3)).astype(np.float32)
 
@@ -38,7 +38,7 @@ def test_modifiers_find_relu6_in_the_offline_model(lite0):
 
 @pytest.mark.parametrize("modifier", [modifiers.GuidedBackpropagation, modifiers.RectifiedBackpropagation])
 def test_modifying_zero_layers_is_an_error(modifier):
-    model = models.tiny_model("tanh")
+    model = testing.tiny_model("tanh")
     with pytest.raises(LabkitError, match="found no ReLU-family activation"):
         Saliency(model, model_modifier=[modifiers.ReplaceToLinear(), modifier()], clone=True)
 

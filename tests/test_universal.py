@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from labkit import LabkitError, attacks, masks, models
+from labkit import LabkitError, attacks, masks, models, testing
 
 
 @pytest.fixture(scope="module")
 def tiny10():
-    return models.tiny_model(size=32, classes=10)
+    return testing.tiny_model(size=32, classes=10)
 
 
 # -- masks ------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_targets_by_name_and_check_of_a_saved_image(tiny10, tmp_path):
     file = attacks.save_universal(r, tmp_path, "u_k2")
     saved = np.load(tmp_path / file)
     np.testing.assert_array_equal(saved, r.image)
-    df = attacks.check_universal(tiny10, tmp_path / file, ["goldfish", "hammerhead"], "stripes", "zero")
+    df = attacks.reclassify_universal(tiny10, tmp_path / file, ["goldfish", "hammerhead"], "stripes", "zero")
     assert list(df.columns) == ["part", "target", "target_name", "predicted", "predicted_name", "probability",
                                 "target_probability", "hit"]
     assert df.hit.all() and df.predicted.tolist() == REACHABLE
@@ -178,7 +178,9 @@ def test_bad_parameters_fail_before_any_work(tiny10, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("work started")
 
-    monkeypatch.setattr(attacks, "_universal_state", boom)
+    from labkit.attacks import universal
+
+    monkeypatch.setattr(universal, "universal_step", boom)
     with pytest.raises(LabkitError, match="distinct"):
         attacks.universal_image(tiny10, targets=[1, 1], size=16)
     with pytest.raises(LabkitError, match="at most 16"):
@@ -187,18 +189,18 @@ def test_bad_parameters_fail_before_any_work(tiny10, monkeypatch):
 
 def test_check_universal_rejects_bad_images(tiny10, tmp_path):
     with pytest.raises(LabkitError, match="not found"):
-        attacks.check_universal(tiny10, tmp_path / "none.npy", [0, 1], "stripes")
+        attacks.reclassify_universal(tiny10, tmp_path / "none.npy", [0, 1], "stripes")
     with pytest.raises(LabkitError, match="square RGB"):
-        attacks.check_universal(tiny10, np.zeros((8, 6, 3)), [0, 1], "stripes")
+        attacks.reclassify_universal(tiny10, np.zeros((8, 6, 3)), [0, 1], "stripes")
     with pytest.raises(LabkitError, match="0..255"):
-        attacks.check_universal(tiny10, np.full((8, 8, 3), 300.0), [0, 1], "stripes")
+        attacks.reclassify_universal(tiny10, np.full((8, 8, 3), 300.0), [0, 1], "stripes")
 
 
 @pytest.mark.parametrize("profile", ["quick", "standard", "full"])
 def test_lab_profiles_are_valid(profile):
-    from labkit import profiles
+    from labkit import labs
 
-    cfg = profiles.settings("04_universal_masked_image", profile)
+    cfg = labs.get(4).settings(profile)
     for k in cfg["k_values"]:
         for kind in cfg["mask_kinds"]:
             attacks.check_universal_params(k, mask_kind=kind, optimizer=cfg["optimizer"], steps=cfg["step_cap"])

@@ -1,7 +1,14 @@
-"""The four labs, each declared once in its own module: what it records and how its results compare.
+"""The four labs, each declared once in its own module: its parameters (default, help, check), its profile
+sizes, the key results it records (and how the golden check compares them), its grading checks.
 
-``LABS`` maps each lab's name (its notebook's file name) to its ``Lab``; ``get`` finds one by name,
-number (``1``, ``"01"``) or short name (``"attention_maps"``).
+``LABS`` maps each lab's name (its notebook's file name) to its ``Lab``; ``get`` finds one by name, number
+(``1``, ``"01"``) or short name (``"attention_maps"``); ``setup`` is a notebook's setup cell in one call;
+``sync_notebooks`` writes the notebooks' ``parameters`` cells from the declarations
+(``python -m labkit.labs sync``).
+
+Where each idea lives: ``_spec`` (``Lab``, ``Param``, ``Check``, profiles), ``_validate`` (parameter checks),
+``_checks`` (what a grading check reads, and the shared checks), ``golden`` (tolerances and the golden
+comparison), ``shared`` (the parameters every lab has), and one module per lab.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import difflib
 
 from labkit.errors import LabkitError
 from labkit.labs import attention_maps, network_visualisation, noise_fooling, universal_masked_image
-from labkit.labs._spec import Lab
+from labkit.labs._spec import DEFAULT_PROFILE, PROFILES, Lab, check_profile, max_steps
 
 LABS: dict[str, Lab] = {m.LAB.name: m.LAB for m in (attention_maps, network_visualisation, noise_fooling,
                                                     universal_masked_image)}
@@ -27,4 +34,42 @@ def get(name: str | int) -> Lab:
     raise LabkitError(f"unknown lab {name!r}{hint}; labs: {', '.join(LABS)}")
 
 
-__all__ = ["LABS", "Lab", "get"]
+__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Lab", "check_profile", "get", "max_steps", "setup",
+           "sync_notebooks"]
+
+
+def setup(name: str | int, namespace: dict) -> Lab:
+    """A lab notebook's setup, in one call: every parameter in ``namespace`` (the notebook's variables) checked,
+    with one clear ``LabkitError`` before any heavy work; the profile's sizes filled in where a value is
+    ``None``; ``LABKIT_MAX_STEPS`` applied; the lab's derived values added to ``namespace``; Keras and NumPy
+    seeded; ``results.json`` started in ``out_dir`` with the parameters."""
+    import keras
+
+    from labkit import results
+
+    lab = get(name)
+    resolved = lab.resolve({p: namespace[p] for p in lab.param_names if p in namespace})
+    namespace.update(resolved)
+    keras.utils.set_random_seed(resolved["seed"])
+    results.start(resolved["out_dir"], lab=lab.name, **{p: resolved[p] for p in lab.param_names if p != "out_dir"})
+    return lab
+
+
+def sync_notebooks(folder=None) -> list[str]:
+    """Write each lab's ``parameters`` cell from its declaration into ``notebooks/<name>.ipynb`` (the notebooks'
+    parameter cells are generated, never edited by hand); returns the notebooks that changed."""
+    from pathlib import Path
+
+    import nbformat
+
+    folder = Path(folder) if folder else Path(__file__).resolve().parents[2] / "notebooks"
+    changed = []
+    for lab in LABS.values():
+        path = folder / f"{lab.name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        if cell.source != lab.parameters_source():
+            cell.source = lab.parameters_source()
+            nbformat.write(nb, path)
+            changed.append(str(path))
+    return changed

@@ -1,19 +1,166 @@
 """Lab 2, network visualisation (seed 004, CS231n): notebooks/02_network_visualisation.ipynb."""
 
-from labkit.labs._spec import Lab
-from labkit.labs.golden import EXACT, Result, close, ignore
+import numpy as np
 
-# Tolerances, sized from the spread measured across numeric paths (scripts/check_portable.sh). The
-# fooling and class-visualisation loops are chaotic: a different last bit in one step changes the path.
-# Parameters echoed in a result (a threshold, lambda, eta) and success rates far from the cap: exact.
+from labkit.labs import _validate as v
+from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs, saved_file
+from labkit.labs._spec import PROFILES, Check, Lab, Param
+from labkit.labs.golden import EXACT, Result, close, ignore
+from labkit.labs.shared import common_params
+
+
+def _photos(value):
+    """A count (the first n bundled photos) or a list of photo names / paths."""
+    from labkit import images
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return list(images.BUNDLED)[: v.integer("saliency_images")(value)]
+    return v.items("saliency_images", v.text("saliency_images"))(value)
+
+
+def _pairs(value):
+    ok = isinstance(value, (list, tuple)) and value and all(isinstance(s, (list, tuple)) and len(s) == 2 for s in value)
+    if not ok:
+        from labkit.errors import LabkitError
+
+        raise LabkitError(f"sweep_settings must be a list of [lambda, eta] pairs, got {value!r}")
+    return [list(s) for s in value]
+
+
+PARAMS = (
+    *common_params("02_network_visualisation", "seeds Keras, the random targets, the noise and the jitter",
+                   "model for fooling and class visualisation; auto: VGG16 if its weights are on disk, else "
+                   "efficientnet_lite0"),
+    Param("saliency_models", ["vgg16", "offline"], "models compared side by side for saliency maps (registry names, "
+          "auto, offline)", v.items("saliency_models", v.model_name("saliency_models"))),
+    Param("skip_missing", True, "skip a saliency model whose weights are missing, with a printed note (False: stop "
+          "with the error)", v.boolean("skip_missing")),
+    Param("saliency_images", None, "bundled photo names or image paths; None: the first n bundled photos (the "
+          "profile's n)", _photos, sized=True),
+    Param("fool_image", "coffee", "photo of the fooling demo", v.text("fool_image")),
+    Param("fool_target", "stingray", "its target class, by name or index (the seed fooled quail -> stingray)",
+          v.class_name("fool_target")),
+    Param("fool_lr", 1.0, "CS231n's learning rate, in CS231n's normalised units (see part 2)", v.number("fool_lr")),
+    Param("fool_max_iterations", 100, "CS231n's cap on fooling iterations", v.integer("fool_max_iterations"),
+          capped=True),
+    Param("table_images", None, "bundled photos in the success-rate table; None: the profile's",
+          v.integer("table_images"), sized=True),
+    Param("table_targets", None, "random target classes per photo; None: the profile's",
+          v.integer("table_targets"), sized=True),
+    Param("table_lrs", [1.0, 0.25], "learning rates of the iterative attack in the table (CS231n's, and a quarter "
+          "of it)", v.items("table_lrs", v.number("table_lrs"))),
+    Param("attack_eps", 8.0, "L-inf budget of FGSM and PGD, in /255 units, which are pixel units",
+          v.number("attack_eps")),
+    Param("pgd_step", 1.0, "PGD step size, /255 units", v.number("pgd_step")),
+    Param("pgd_iterations", None, "PGD iterations; None: the profile's", v.integer("pgd_iterations"), sized=True,
+          capped=True),
+    Param("vis_classes", ["tarantula", "hourglass", "Yorkshire terrier", "hay"], "the seed's classes, visualised "
+          "from noise", v.items("vis_classes", v.class_name("vis_classes"))),
+    Param("vis_l2_reg", 0.001, "lambda, the L2 weight (CS231n's default)", v.number("vis_l2_reg", allow_zero=True)),
+    Param("vis_learning_rate", 25.0, "eta, the L2 length of each step in CS231n's units (CS231n's default)",
+          v.number("vis_learning_rate")),
+    Param("vis_iterations", None, "gradient-ascent steps from noise; None: the profile's (CS231n: 100)",
+          v.integer("vis_iterations"), sized=True, capped=True),
+    Param("vis_max_jitter", 16, "largest random roll in pixels (CS231n's default)", v.integer("vis_max_jitter", 0)),
+    Param("vis_blur_every", 10, "blur every k steps (0: never; CS231n's default 10)", v.integer("vis_blur_every", 0)),
+    Param("vis_show_every", None, "a snapshot every k steps; None: the profile's (CS231n: 25)",
+          v.integer("vis_show_every"), sized=True),
+    Param("vis_blur_sigma", 0.5, "Gaussian blur sigma in pixels (CS231n's)", v.number("vis_blur_sigma")),
+    Param("sweep_class", "hourglass", "class of the lambda/eta sweep (the seed's question 9)",
+          v.class_name("sweep_class")),
+    Param("sweep_settings", [[0.001, 25.0], [0.001, 5.0], [0.0001, 0.004], [5e-05, 0.004], [0.001, 0.0009]],
+          "[lambda, eta] pairs: CS231n's default, then the seed's four", _pairs),
+    Param("sweep_iterations", None, "steps per sweep setting; None: the profile's (quick 60, standard 100, full "
+          "5000 as in the seed)", v.integer("sweep_iterations"), sized=True, capped=True),
+    Param("init_image", "chelsea", "real photo to start from (the seed's init_img)", v.text("init_image")),
+    Param("init_target", None, "its target class; None: the model's own class for it (as the seed did)",
+          v.optional(v.class_name("init_target"))),
+    Param("init_iterations", None, "gradient-ascent steps from the photo; None: the profile's",
+          v.integer("init_iterations"), sized=True, capped=True),
+    Param("prob_threshold", 0.9, "target probability a class visualisation should reach",
+          v.number("prob_threshold", below=1)),
+)
+
+PROFILE_SIZES = {  # counts of bundled photos; iterations; full = the seed's 5000 / 2500 / 5000 steps
+    "quick": {"saliency_images": 3, "table_images": 3, "table_targets": 2, "pgd_iterations": 10,
+              "vis_iterations": 80, "vis_show_every": 20, "init_iterations": 10,
+              "sweep_iterations": 60},  # every class peaks over 0.9 well before the cap, on every CPU measured
+    "standard": {"saliency_images": 7, "table_images": 7, "table_targets": 3, "pgd_iterations": 20,
+                 "vis_iterations": 100, "vis_show_every": 25, "init_iterations": 100, "sweep_iterations": 100},
+    "full": {"saliency_images": 7, "table_images": 7, "table_targets": 10, "pgd_iterations": 40,
+             "vis_iterations": 5000, "vis_show_every": 1000, "init_iterations": 2500, "sweep_iterations": 5000},
+}
+assert set(PROFILE_SIZES) == set(PROFILES)
+
+
+def prepare(p: dict) -> dict:
+    """Class indices, and every loop's settings checked against the model's input size."""
+    from labkit import attacks, imagenet, images, models
+    from labkit.errors import LabkitError
+
+    size = models.spec(p["model_name"]).input_size
+    if p["table_images"] > len(images.BUNDLED):
+        raise LabkitError(f"table_images must be at most {len(images.BUNDLED)} (the bundled photos), "
+                          f"got {p['table_images']}")
+    attacks.random_targets([0], p["table_targets"], seed=p["seed"])  # checks the number of targets
+    loops = [(p["sweep_iterations"], p["sweep_iterations"], l2, lr) for l2, lr in p["sweep_settings"]]
+    loops += [(n, p["vis_show_every"], p["vis_l2_reg"], p["vis_learning_rate"])
+              for n in (p["vis_iterations"], p["init_iterations"])]
+    for iterations, show, l2, lr in loops:
+        attacks.check_visualisation(size, iterations, p["vis_max_jitter"], p["vis_blur_every"], show, l2, lr,
+                                    p["vis_blur_sigma"])
+    return {"size": size, "fool_target_id": imagenet.index(p["fool_target"]),
+            "vis_ids": [imagenet.index(c) for c in p["vis_classes"]], "sweep_id": imagenet.index(p["sweep_class"]),
+            "init_target_id": None if p["init_target"] is None else imagenet.index(p["init_target"])}
+
+
+# -- grading -----------------------------------------------------------------------------------------------
+
+def fooling_images_really_fool(ctx: Context) -> tuple[bool, str]:
+    """Every fooling image the notebook saved is re-classified by the grader as its target."""
+    from labkit import models
+    from labkit.errors import LabkitError
+
+    rows = [r for r in ctx.results.get("fooling") or [] if isinstance(r, dict) and r.get("success")]
+    if not rows:
+        return False, "no successful fooling image was recorded"
+    name = ctx.results.get("model_name")
+    try:
+        net = model(str(name))
+    except LabkitError as exc:
+        return False, f"cannot load the model the notebook names ({name!r}): {exc}"
+    size = models.input_size(net)
+    for r in rows:
+        path = saved_file(ctx, r.get("file"))
+        if path is None:
+            return False, f"fooling image file {r.get('file')!r} is missing"
+        try:
+            x = np.load(path, allow_pickle=False).astype(np.float32)
+        except (ValueError, OSError):
+            return False, f"{r.get('file')} is not a NumPy image"
+        if x.shape != (size, size, 3) or x.min() < 0 or x.max() > 255:
+            return False, f"{r.get('file')}: expected pixels in 0..255 of shape {(size, size, 3)}, got {x.shape}"
+        with MODEL_LOCK:
+            predicted = int(models.predict(net, x[None]).argmax())
+        if predicted != r.get("target"):
+            return False, (f"{r.get('file')} is classified as {predicted}, not as its target {r.get('target')}: "
+                           "it does not fool the model")
+    return True, ""
+
+
+# -- results, and how the golden check compares them ------------------------------------------------------
+# Tolerances, sized from the spread measured across numeric paths (scripts/check_portable.sh). The fooling and
+# class-visualisation loops are chaotic: a different last bit in one step changes the path. Parameters echoed
+# in a result (a threshold, lambda, eta) and success rates far from the cap: exact.
 PROB = close(abs=2e-3, why="a forward pass")
 ITERATIONS = close(abs=4, rel=0.35, why="steps of a chaotic loop")
 LINF = close(rel=0.4, why="the last step's overshoot, after a chaotic number of steps")
 L2 = close(rel=0.15, why="the path's length, after a chaotic number of steps")
-PEAK = close(abs=0.05, why="the peak probability of a class visualisation, saturated")
+PEAK = close(abs=0.1, why="the peak probability of a class visualisation")
+FINAL = ignore("chaotic: the final un-jittered image can lose the class (measured 0.999 -> 0.017 between numeric "
+               "paths); the peak is compared")
 
-LAB = Lab(2, "02_network_visualisation", "Network visualisation: saliency, fooling images, class visualisation",
-          results=(
+RESULTS = (
     Result("model_name", "the attacked model"),
     Result("saliency_models", "models whose saliency maps are compared"),
     Result("saliency_skipped", "saliency models skipped (weights missing)"),
@@ -32,17 +179,19 @@ LAB = Lab(2, "02_network_visualisation", "Network visualisation: saliency, fooli
            {"*.median_linf": LINF, "*.interval.*": LINF, "*.meets": ignore("derived from the interval")}),
     Result("class_visualisation", "per class from noise: peak probability along the way, first step over the "
            "threshold, final probability and class",
-           {"*.max_prob_along_the_way": PEAK, "*.first_step_over_threshold": ITERATIONS,
-            "*.final_prob": ignore("chaotic: the final un-jittered image can lose the class (measured 0.999 -> "
-                                   "0.017 between numeric paths); the peak is compared"),
-            "*.final_class": ignore("as final_prob")}),
+           {"*.max_prob_along_the_way": PEAK, "*.first_step_over_threshold": ITERATIONS, "*.final_prob": FINAL,
+            "*.final_class": FINAL}),
     Result("class_visualisation_reached", "how many classes peaked over the threshold, of how many",
-           {"final": ignore("as class_visualisation's final_prob"), "threshold": EXACT}),
+           {"final": FINAL, "threshold": EXACT}),
     Result("class_visualisation_sweep", "per [lambda, eta] setting: how far the image could move, the peak and "
            "final probability, the first step over the threshold",
            {"*.lambda": EXACT, "*.eta": EXACT, "*.max_move": EXACT, "*.max_prob_along_the_way": PEAK,
-            "*.first_step_over_threshold": ITERATIONS, "*.final_prob": ignore("as class_visualisation's"),
-            "*.final_class": ignore("as final_prob")}),
+            "*.first_step_over_threshold": ITERATIONS, "*.final_prob": FINAL, "*.final_class": FINAL}),
     Result("init_visualisation", "class visualisation from a photo: start and final probability",
            {"start_prob": PROB, "final_prob": close(abs=0.1)}),
-))
+)
+
+LAB = Lab(2, "02_network_visualisation", "Network visualisation: saliency, fooling images, class visualisation",
+          params=PARAMS, profiles=PROFILE_SIZES, results=RESULTS, prepare=prepare,
+          checks=(Check("runs", 2, runs), Check("results", 1, records("model_name", "fooling")),
+                  Check("fooling", 4, fooling_images_really_fool)))

@@ -1,0 +1,70 @@
+"""The attention methods of lab 1: their names, the backprop rule each uses, and the layer the CAMs read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from labkit.errors import LabkitError
+
+# name -> (tf-keras-vis visualiser, backprop rule for its model clone, what it is)
+METHODS: dict[str, tuple[str, str, str]] = {
+    "saliency": ("saliency", "vanilla", "vanilla saliency: |d score / d pixel|, max over colour channels"),
+    "smoothgrad": ("saliency", "vanilla", "SmoothGrad: saliency averaged over noisy copies of the image"),
+    "guided_backprop": ("saliency", "guided", "saliency through guided backprop (gradient passes if dy>0 and x>0)"),
+    "rectified_backprop": ("saliency", "rectified", "saliency through rectified (deconvnet) backprop (dy>0)"),
+    "gradcam": ("gradcam", "vanilla", "Grad-CAM: CAM-layer channels weighted by their mean gradient"),
+    "gradcam_guided": ("gradcam", "guided", "seed 003's 'guided Grad-CAM': Grad-CAM on the guided-backprop model"),
+    "gradcam_rectified": ("gradcam", "rectified", "seed 003's 'rectified Grad-CAM': Grad-CAM on the rectified model"),
+    "gradcam++": ("gradcam++", "vanilla", "Grad-CAM++: higher-order weights for each channel"),
+    "scorecam": ("scorecam", "vanilla", "(Faster-)Score-CAM: channels weighted by the score of the masked image"),
+    "layercam": ("layercam", "vanilla", "Layer-CAM: activations weighted by their positive gradients, per pixel"),
+    "guided_gradcam": ("product", "guided", "classic Guided Grad-CAM (Selvaraju et al.): guided backprop x Grad-CAM"),
+}
+_ALIASES = {"vanilla_saliency": "saliency", "gradcam_plus_plus": "gradcam++", "gradcampp": "gradcam++",
+            "guided": "guided_backprop", "rectified": "rectified_backprop", "faster_scorecam": "scorecam"}
+ENGINES = ("compiled", "tf-keras-vis")  # labkit.maps, and the eager reference it is tested against
+
+
+def check_methods(methods: str | Sequence[str] = "all") -> list[str]:
+    """Method names (``"all"`` or a list, aliases allowed) as canonical names; one error for unknown ones."""
+    if isinstance(methods, str):
+        methods = list(METHODS) if methods == "all" else [methods]
+    names = [_ALIASES.get(str(m).strip().lower(), str(m).strip().lower()) for m in methods]
+    unknown = [m for m, n in zip(methods, names, strict=True) if n not in METHODS]
+    if unknown:
+        raise LabkitError(f"unknown attention method(s) {', '.join(map(repr, unknown))}; "
+                          f"known: {', '.join(METHODS)}")
+    if not names:
+        raise LabkitError("no attention method selected")
+    return list(dict.fromkeys(names))
+
+
+def default_cam_layer(model) -> str:
+    """The Grad-CAM layer: the last layer with a spatial (4-D) output that is not pooling.
+
+    VGG16: ``block5_conv3`` (what the seeds' ``penultimate_layer=-1`` picks); EfficientNet:
+    ``top_activation`` (tf-keras-vis' own search would stop at ``top_conv``, before BN and ReLU6).
+    """
+    import keras
+
+    pooling = tuple(getattr(keras.layers, n) for n in dir(keras.layers) if "Pooling" in n)
+    for layer in reversed(model.layers):
+        shape = getattr(layer, "output", None) is not None and tuple(layer.output.shape)
+        if shape and len(shape) == 4 and (shape[1] or 2) > 1 and not isinstance(layer, pooling):
+            return layer.name
+    raise LabkitError(f"model {model.name!r} has no layer with a spatial output for the CAM methods")
+
+
+def cam_layer(model, penultimate_layer: str | int | None = None) -> str:
+    """The name of the layer the CAM methods use (``None``: ``default_cam_layer``); one error if unknown."""
+    if penultimate_layer is None:
+        return default_cam_layer(model)
+    try:
+        layer = model.get_layer(index=penultimate_layer) if isinstance(penultimate_layer, int) else \
+            model.get_layer(name=penultimate_layer)
+    except (ValueError, IndexError):
+        raise LabkitError(f"model {model.name!r} has no layer {penultimate_layer!r}") from None
+    if len(layer.output.shape) != 4:
+        raise LabkitError(f"layer {layer.name!r} has output shape {tuple(layer.output.shape)}; "
+                          "the CAM methods need a spatial (batch, h, w, channels) output")
+    return layer.name

