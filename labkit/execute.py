@@ -4,6 +4,10 @@ Papermill executes a notebook; this adds what both commands need around it: a ch
 notebook at all, a deadline for the whole notebook (nbclient's per-cell ``timeout_func`` counting one
 deadline down) besides the per-cell timeout, progress callbacks, a quiet kernel, papermill's error banner on
 a notebook stopped from outside, and atomic output (a partial notebook never lies where the result belongs).
+
+``keep_going`` (grading): every cell runs even after one raised, a cell over its time limit is interrupted and the
+next one runs, and once the notebook's deadline has passed its remaining cells are skipped; the grader's probe
+cells (metadata ``labkit.probe``) still run, each under its own ``labkit.timeout``, outside the deadline.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+
+SKIPPED = "skip-execution"  # nbclient's tag of cells not to run: given to the cells after the deadline (keep_going)
+INTERRUPT_GRACE = 10  # seconds an interrupted cell has to stop before the run gives up on it (keep_going)
 
 STATUSES = {
     "ok": "ran to its end",
@@ -50,11 +58,13 @@ def check_notebook(path: str | os.PathLike) -> str:
 
 def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[str, object] | None = None, *,
             cwd: str | os.PathLike | None = None, timeout: float | None = None, cell_timeout: float | None = None,
-            on_cell: Callable[[int, int], None] | None = None) -> Execution:
+            on_cell: Callable[[int, int], None] | None = None, keep_going: bool = False) -> Execution:
     """Execute notebook ``src`` with papermill into ``dst``; never raises for the notebook's own failure.
 
     ``timeout``: seconds for the whole notebook; ``cell_timeout``: seconds per cell; ``on_cell(index, done)``
-    is called as each cell starts. Ctrl-C leaves no partial notebook behind and is raised again.
+    is called as each cell starts; ``keep_going``: see the module's docstring (the status is then ``timeout``
+    when a cell ran over its limit, else ``failed`` for the first error). Ctrl-C leaves no partial notebook
+    behind and is raised again.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -67,19 +77,26 @@ def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[
         return Execution("invalid", invalid, time.monotonic() - start)
     tmp = dst.with_name(f".{dst.stem}.partial{os.getpid()}.ipynb")
     deadline = start + timeout if timeout else None
-    state = {"index": None, "done": 0}
-    engine = _engine(state, deadline, cell_timeout, on_cell)
+    state = {"index": None, "done": 0, "limit": None, "interrupts": {}, "timed_out": {}, "probes": set(),
+             "errors": {}}
+    engine = _engine(state, deadline, timeout, cell_timeout, on_cell, keep_going)
     status, message = "ok", ""
     try:
         papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}),
                                    cwd=None if cwd is None else str(cwd), progress_bar=False, log_output=False,
                                    **engine)
     except PapermillExecutionError as exc:
-        status = "killed" if exc.ename == "MemoryError" else "failed"
-        message = f"{exc.ename}: {exc.evalue}"
+        error = exc
+        if keep_going:  # papermill names the LAST error, and the grader's own cells' errors are no failure
+            error = state["errors"][min(state["errors"])] if state["errors"] else None
+            _banner(tmp, min([*state["errors"], *_late(state)], default=None))
+        status = "ok" if error is None else "killed" if error.ename == "MemoryError" else "failed"
+        message = "" if error is None else f"{error.ename}: {error.evalue}"
     except CellTimeoutError:
         limit = timeout if deadline is not None and time.monotonic() >= deadline - 1 else cell_timeout
         status, message = "timeout", f"stopped after {limit:g} s"
+        if state["interrupts"]:  # keep_going: an interrupted cell that did not stop
+            message = f"{_limit_message(state)} and could not be interrupted"
         _mark_stopped(tmp, state["index"], "TimeoutError", message)
     except DeadKernelError:
         status, message = "killed", "the kernel died (out of memory?)"
@@ -89,6 +106,9 @@ def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         status, message = "failed", f"{type(exc).__name__}: {exc}"
+    late = _late(state)
+    if late and status in ("ok", "failed"):  # keep_going: a cell ran over its limit, the later cells ran
+        status, message = "timeout", state["timed_out"][late[0]]
     written = None
     if tmp.exists():
         os.replace(tmp, dst)
@@ -96,28 +116,79 @@ def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[
     return Execution(status, _first_line(message), time.monotonic() - start, written)
 
 
-def _engine(state: dict, deadline: float | None, cell_timeout: float | None, on_cell) -> dict:
-    """papermill's engine options: cell callbacks that keep ``state`` (the running cell, cells done), the
-    time limits, and a quiet kernel that is killed at once when stopped."""
+def _engine(state: dict, deadline: float | None, timeout: float | None, cell_timeout: float | None, on_cell,
+            keep_going: bool) -> dict:
+    """papermill's engine options: cell callbacks that keep ``state`` (the running cell, cells done, the
+    interrupted ones), the time limits, and a quiet kernel that is killed at once when stopped."""
+    import nbformat
 
     def started(cell, cell_index, **_):
         state["index"] = cell_index
+        if probe_of(cell) is not None:
+            state["probes"].add(cell_index)
+        elif keep_going and deadline is not None and time.monotonic() >= deadline and cell.cell_type == "code":
+            cell.metadata.setdefault("tags", []).append(SKIPPED)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                                   text="not run: the notebook was over its time limit\n")]
         if on_cell is not None:
             on_cell(cell_index, state["done"])
 
-    def finished(cell, cell_index, **_):
+    def finished(cell, cell_index, execute_reply=None, **_):
         state["done"] += 1
+        reply = (execute_reply or {}).get("content", {})
+        if reply.get("status") == "error" and cell_index not in state["probes"] | set(state["interrupts"]) \
+                and not (reply.get("ename") == "SystemExit" and reply.get("evalue") in ("", "0")):
+            state["errors"][cell_index] = SimpleNamespace(ename=reply.get("ename"), evalue=reply.get("evalue"))
+        if cell_index in state["interrupts"]:  # ran over its limit: say so instead of KeyboardInterrupt
+            message = _limit_message(state)
+            state["timed_out"][cell_index] = message
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("ename") != "KeyboardInterrupt"]
+            cell.outputs.append(nbformat.v4.new_output("error", ename="TimeoutError", evalue=message,
+                                                       traceback=[f"TimeoutError: {message}"]))
+
+    def limit(cell) -> int | None:  # nbclient asks once per cell, as it starts it; None: no limit
+        probe = probe_of(cell)
+        if probe is not None:  # the grader's own limit, outside the notebook's deadline
+            seconds, why = probe.get("timeout"), "probe"
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                seconds = cell_timeout
+        else:  # one deadline for the notebook, counted down cell by cell
+            left = math.inf if deadline is None else deadline - time.monotonic()
+            seconds = min(left, cell_timeout or math.inf)
+            why = "cell" if (cell_timeout or math.inf) <= left else "notebook"
+        seconds = None if seconds is None or seconds == math.inf else max(1, math.ceil(float(seconds)))
+        state["limit"] = (seconds, why, timeout)
+        return seconds
 
     # immediate: a stopped kernel is killed at once, instead of a graceful shutdown it cannot answer;
     # log level ERROR: ipykernel 7 warns on every start that its local TCP sockets are not encrypted
     engine = {"on_cell_start": started, "on_cell_executed": finished, "shutdown_kernel": "immediate",
-              "extra_arguments": ["--IPKernelApp.log_level=ERROR"], "kernel_manager_class": _quiet_kernels()}
-    if deadline is not None:  # one deadline for the notebook, counted down cell by cell
-        engine["timeout_func"] = lambda cell: max(1, math.ceil(min(deadline - time.monotonic(),
-                                                                   cell_timeout or math.inf)))
-    elif cell_timeout:
-        engine["execution_timeout"] = cell_timeout
+              "extra_arguments": ["--IPKernelApp.log_level=ERROR"], "timeout_func": limit,
+              "kernel_manager_class": _quiet_kernels(state if keep_going else None)}
+    if keep_going:
+        engine.update(allow_errors=True, interrupt_on_timeout=True)
     return engine
+
+
+def probe_of(cell) -> dict | None:
+    """A grader's probe cell's ``labkit`` metadata (``probe``: the exercise, ``timeout``: seconds), else None."""
+    meta = cell.get("metadata", {}).get("labkit")
+    return meta if isinstance(meta, dict) and meta.get("probe") is not None else None
+
+
+def _late(state: dict) -> list[int]:
+    """The notebook's own cells that ran over their limit and were interrupted (keep_going), in order."""
+    return sorted(i for i in state["timed_out"] if i not in state["probes"])
+
+
+def _limit_message(state: dict) -> str:
+    """Why the running cell was interrupted (keep_going)."""
+    seconds, why, total = state["limit"]
+    if why == "probe":
+        return f"the grader's test ran over {seconds:g} s"
+    if why == "notebook" and total:
+        return f"stopped: the notebook ran over its {total:g} s"
+    return f"stopped after {seconds:g} s"
 
 
 def _mark_stopped(path: Path, cell_index: int | None, ename: str, evalue: str) -> None:
@@ -140,16 +211,45 @@ def _mark_stopped(path: Path, cell_index: int | None, ename: str, evalue: str) -
         pass
 
 
-def _quiet_kernels() -> type:
+def _banner(path: Path, cell_index: int | None) -> None:
+    """papermill's error banner and anchor on the cell ``cell_index`` (none: no banner), instead of the ones it
+    put on the notebook's last error (keep_going)."""
+    import nbformat
+    from papermill.execute import ERROR_ANCHOR_MSG, ERROR_MARKER_TAG, ERROR_MESSAGE_TEMPLATE
+
+    if not path.exists():
+        return
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if ERROR_MARKER_TAG not in c.get("metadata", {}).get("tags", [])]
+    if cell_index is not None and cell_index < len(nb.cells):
+        for at, text in ((cell_index, ERROR_ANCHOR_MSG),
+                         (0, ERROR_MESSAGE_TEMPLATE % str(nb.cells[cell_index].get("execution_count")))):
+            marker = nbformat.v4.new_markdown_cell(text)
+            marker.metadata["tags"] = [ERROR_MARKER_TAG]
+            nb.cells.insert(at, marker)
+    nbformat.write(nb, path)
+
+
+def _quiet_kernels(state: dict | None = None) -> type:
     """A kernel manager whose kernels' own stdout/stderr go nowhere (as nbval's do): ipykernel captures C-level
-    output (TensorFlow's log lines) into the notebook and would also echo it to the terminal."""
+    output (TensorFlow's log lines) into the notebook and would also echo it to the terminal. With ``state``
+    (keep_going), it records which cell nbclient interrupted for its time limit, and gives up (CellTimeoutError)
+    on a cell still running ``INTERRUPT_GRACE`` seconds after its first interrupt (it swallows them)."""
     from jupyter_client.manager import AsyncKernelManager
+    from nbclient.exceptions import CellTimeoutError
 
     class QuietKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
             kw.setdefault("stdout", subprocess.DEVNULL)
             kw.setdefault("stderr", subprocess.DEVNULL)
             return await super().start_kernel(**kw)
+
+        async def interrupt_kernel(self):
+            if state is not None:
+                first = state["interrupts"].setdefault(state["index"], time.monotonic())
+                if time.monotonic() - first >= INTERRUPT_GRACE:
+                    raise CellTimeoutError(f"cell {state['index']} did not stop when interrupted")
+            return await super().interrupt_kernel()
 
     return QuietKernelManager
 

@@ -30,17 +30,17 @@ def points(results) -> dict:
 
 def test_lab1_lists_the_methods_not_computed(tmp_path):
     table = {"deletion_auc": {m: 0.1 for m in attention_maps.REQUIRED_METHODS}}
-    assert sum(r.points for r in run_checks(context(tmp_path, 1, faithfulness=table))) == 6
+    assert sum(r.points for r in run_checks(context(tmp_path, 1, faithfulness=table))) == 2  # runs; the rest: 0
     del table["deletion_auc"]["gradcam++"], table["deletion_auc"]["smoothgrad"]
     got = points(run_checks(context(tmp_path, 1, faithfulness=table)))
     assert got["methods"] == (0, "methods not computed: smoothgrad, gradcam++")
-    assert got["runs"][0] == 2 and got["results"][0] == 1
+    assert got["runs"][0] == 2 and got["results"] == (0, "")  # passed, worth nothing: it could be forged
 
 
 def test_lab3_numbers_must_be_probabilities(tmp_path):
     confidence = {"seed002": {"lite0": {"count": 1000.0, "mean": 0.14, "max": 0.29}}}
     good = context(tmp_path, 3, confidence=confidence, auroc={"seed002": {"lite0": 0.91}})
-    assert sum(r.points for r in run_checks(good)) == 6
+    assert sum(r.points for r in run_checks(good)) == 2 and all(r.passed for r in run_checks(good))
     confidence["seed002"]["lite0"]["max"] = 1.7
     bad = points(run_checks(context(tmp_path, 3, status="failed", confidence=confidence, auroc={})))
     assert bad["confidence"][0] == 0 and "[0, 1]" in bad["confidence"][1]
@@ -55,7 +55,7 @@ def test_lab4_recheck_uses_the_submitted_image_not_the_claim(tmp_path, monkeypat
                                 progress=False)
     assert r.success == 1.0
     row = r.row("tiny", attacks.save_universal(r, tmp_path, "u_k2"))
-    assert sum(x.points for x in run_checks(context(tmp_path, 4, universal=[row]))) == 7
+    assert sum(x.points for x in run_checks(context(tmp_path, 4, universal=[row]))) == 6
     np.save(tmp_path / row["file"], np.zeros_like(r.image))  # resubmitted: a blank image, same claim of success
     got = points(run_checks(context(tmp_path, 4, universal=[row])))
     assert got["universal"][0] == 0 and "miss their target when the grader re-classifies them" in got["universal"][1]

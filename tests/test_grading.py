@@ -44,17 +44,23 @@ def test_every_submission_gets_its_status(graded):
 def test_good_submissions_get_full_marks_and_a_liar_does_not(graded):
     outcomes, _, _ = graded
     for good in ("alice", "henry", "mallory"):
-        assert outcomes[good].total == 7, [c for c in outcomes[good].checks if not c.passed]
+        assert outcomes[good].total == 6, [c for c in outcomes[good].checks if not c.passed]
     bob = {c.name: c for c in outcomes["bob_claims_success"].checks}
     assert not bob["fooling"].passed and "does not fool the model" in bob["fooling"].message
-    assert bob["runs"].passed and outcomes["bob_claims_success"].total == 3
+    assert bob["runs"].passed and outcomes["bob_claims_success"].total == 2
 
 
 def test_grades_csv_feedback_and_summary(graded):
     outcomes, out, _ = graded
-    rows = list(csv.DictReader(open(out / "grades.csv")))
+    reader = csv.DictReader(open(out / "grades.csv"))
+    rows = list(reader)
+    assert reader.fieldnames == ["student", "status", "seconds", "runs", "results", "fooling", "2.1", "2.2", "2.3",
+                                 "2.4", "2.5", "total", "max", "sandbox"]
     assert [r["student"] for r in rows] == sorted(outcomes)
-    assert {r["student"]: r["total"] for r in rows}["alice"] == "7"
+    assert {r["student"]: r["total"] for r in rows}["alice"] == "6"
+    # these notebooks write none of the exercises: no points for them; the written questions are left empty
+    assert all(r["max"] == "14" and r["2.4"] == r["2.5"] == "" for r in rows)
+    assert all(r[name] in ("0", "0.0") for r in rows for name in ("2.1", "2.2", "2.3"))
     assert {r["student"]: r["status"] for r in rows}["dave_loops"] == "timeout"
     feedback = (out / "feedback" / "bob_claims_success.md").read_text()
     assert "does not fool the model" in feedback and "def _fooling" not in feedback and "argmax" not in feedback

@@ -165,8 +165,10 @@ def test_labs_rejected_for_a_bad_parameter_or_folder_get_a_message_and_the_other
 
 def test_an_interrupted_run_leaves_no_notebook_behind(tmp_path):
     out = tmp_path / "out"
+    # Ctrl-C's default action restored: a shell's background job (`cmd &`) starts with SIGINT ignored
     proc = subprocess.Popen([sys.executable, "-m", "labkit", "run", "--notebooks", str(FIXTURES), "sleeps",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not list(out.glob(".03_sleeps.partial*.ipynb")) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -10,7 +10,7 @@ Where each idea lives:
 - ``universal_check``: its K targets, its re-check from the saved pixels, its relative norms.
 """
 
-from labkit.attacks.fooling import AttackResult, fgsm, fooling_images, pgd, random_targets, save_fooled
+from labkit.attacks.fooling import AttackResult, attack_result, fgsm, fooling_images, pgd, random_targets, save_fooled
 from labkit.attacks.steps import STEPS, compiled_step
 from labkit.attacks.units import CS231N_MEAN, CS231N_STD, blur, from_cs231n, gaussian_kernel, to_cs231n
 from labkit.attacks.universal import (
@@ -21,11 +21,18 @@ from labkit.attacks.universal import (
     universal_image,
     universal_step,
 )
-from labkit.attacks.universal_check import load_universal, reclassify_universal, relative_norms, universal_targets
+from labkit.attacks.universal_check import (
+    load_universal,
+    masked_loss,
+    reclassify_universal,
+    relative_norms,
+    universal_targets,
+)
 from labkit.attacks.visualisation import ClassVisualisation, check_visualisation, class_visualisation
 
 __all__ = ["CS231N_MEAN", "CS231N_STD", "STEPS", "UNIVERSAL_LR", "AttackResult", "ClassVisualisation",
-           "UniversalResult", "blur", "check_universal_params", "check_visualisation", "class_visualisation",
-           "compiled_step", "fgsm", "fooling_images", "from_cs231n", "gaussian_kernel", "load_universal", "pgd",
+           "UniversalResult", "attack_result", "blur", "check_universal_params", "check_visualisation",
+           "class_visualisation", "compiled_step", "fgsm", "fooling_images", "from_cs231n", "gaussian_kernel",
+           "load_universal", "masked_loss", "pgd",
            "random_targets", "reclassify_universal", "relative_norms", "save_fooled", "save_universal",
            "to_cs231n", "universal_image", "universal_step", "universal_targets"]

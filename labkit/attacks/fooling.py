@@ -82,7 +82,11 @@ def _loop(call, x0: np.ndarray, n_steps: int, desc: str, progress: bool, early_s
     return x, steps
 
 
-def _result(method: str, model, x0: np.ndarray, x: np.ndarray, target: np.ndarray, steps: np.ndarray) -> AttackResult:
+def attack_result(method: str, model, x0, x, target, steps) -> AttackResult:
+    """The ``AttackResult`` of adversarial images ``x`` made from ``x0`` (by any loop, a student's too): labkit
+    classifies both itself; ``target`` and ``steps`` give one value per image."""
+    x0, x = np.asarray(x0, np.float32), np.asarray(x, np.float32)
+    target, steps = np.asarray(target, np.int64).reshape(-1), np.asarray(steps).reshape(-1)
     p0, p = predict(model, x0), predict(model, x)
     return AttackResult(method, x0, x, p0.argmax(1), target, p.argmax(1), p[np.arange(len(x)), target], steps)
 
@@ -102,7 +106,7 @@ def fooling_images(model, images, targets, lr: float = 1.0, max_iterations: int 
     t = target_ids(model, targets, len(x0))
     step, lr_t = compiled_step(model, "fool"), tf.constant(lr, tf.float32)
     x, steps = _loop(lambda idx, xa: step(xa, t[idx], lr_t), x0, max_iterations, "fooling", progress)
-    return _result("fooling", model, x0, x, t, steps)
+    return attack_result("fooling", model, x0, x, t, steps)
 
 
 def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, iterations: int = 10,
@@ -126,7 +130,7 @@ def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, iterat
     args = tf.constant(step_size, tf.float32), tf.constant(eps, tf.float32), tf.constant(early_stop)
     x, steps = _loop(lambda idx, xa: step(xa, x0[idx], t[idx], *args), start, iterations,
                      "PGD" if iterations > 1 else "FGSM", progress and iterations > 1, early_stop)
-    return _result("pgd" if iterations > 1 else "fgsm", model, x0, x, t, steps)
+    return attack_result("pgd" if iterations > 1 else "fgsm", model, x0, x, t, steps)
 
 
 def fgsm(model, images, targets, eps: float = 8.0) -> AttackResult:

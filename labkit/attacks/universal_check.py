@@ -63,6 +63,22 @@ def relative_norms(image, copies) -> dict:
     return out
 
 
+def masked_loss(model, image, m, targets: Sequence[int]) -> float:
+    """The mean cross-entropy, from the logits, of the K masked copies of ``image`` (pixels 0..255; copy i with
+    part i of ``m`` set to 0, then resized bilinearly to the model's input) against their K ``targets``: what
+    ``universal_image`` minimises, with ``hidden="zero"``."""
+    import tensorflow as tf
+
+    from labkit.masks import apply_masks
+    from labkit.models import logits_model
+
+    s = input_size(model)
+    copies = tf.image.resize(apply_masks(np.asarray(image, np.float32), m, "zero"), (s, s), method="bilinear")
+    logits = logits_model(model)(copies, training=False)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(np.asarray(targets, np.int32), logits)
+    return float(tf.reduce_mean(ce))
+
+
 def load_universal(image) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)

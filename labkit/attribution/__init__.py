@@ -2,7 +2,7 @@
 
 Where each idea lives (one file per method family, as tf-keras-vis; shared pieces apart, as Captum):
 
-- ``methods``: lab 1's method names, their backprop rules, the CAM layer;
+- ``methods``: lab 1's method names, their backprop rules, the CAM layer and a layer where the rules differ;
 - ``maps``: ``attention_maps``, every method on a batch by either engine;
 - ``saliency``, ``gradcam``, ``scorecam``: the compiled maps (vanilla / guided / rectified saliency,
   SmoothGrad; Grad-CAM, Grad-CAM++, Layer-CAM, Guided Grad-CAM; Faster-Score-CAM), equal to tf-keras-vis'
@@ -16,10 +16,18 @@ The metrics that score maps (faithfulness, localisation, randomisation) are in `
 
 from labkit.attribution._utils import functions, release
 from labkit.attribution.baselines import IMAGENET_MEAN_PIXEL, baseline_batch
-from labkit.attribution.gradcam import gradcam, gradcam_plus_plus, guided_gradcam, layercam, renormalize
+from labkit.attribution.gradcam import (
+    gradcam,
+    gradcam_plus_plus,
+    guided_gradcam,
+    layer_gradients,
+    layercam,
+    renormalize,
+    upsample_cam,
+)
 from labkit.attribution.integrated_gradients import IG_METHODS, ig_completeness, ig_points, integrated_gradients
 from labkit.attribution.maps import attention_maps, compiled_map
-from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods, default_cam_layer
+from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods, default_cam_layer, rule_layer
 from labkit.attribution.noise_tunnel import CAPTUM_STDEVS, NT_TYPES, noise_tunnel
 from labkit.attribution.occlusion import occlusion, occlusion_windows
 from labkit.attribution.saliency import saliency, smoothgrad, smoothgrad_noise
@@ -29,5 +37,6 @@ from labkit.attribution.tf_keras_vis import modified_model, release_clones
 __all__ = ["CAPTUM_STDEVS", "ENGINES", "IG_METHODS", "IMAGENET_MEAN_PIXEL", "METHODS", "NT_TYPES", "attention_maps",
            "baseline_batch", "cam_layer", "check_methods", "compiled_map", "default_cam_layer", "functions",
            "gradcam", "gradcam_plus_plus", "guided_gradcam", "ig_completeness", "ig_points", "integrated_gradients",
-           "layercam", "modified_model", "noise_tunnel", "occlusion", "occlusion_windows", "release",
-           "release_clones", "renormalize", "saliency", "scorecam", "smoothgrad", "smoothgrad_noise"]
+           "layer_gradients", "layercam", "modified_model", "noise_tunnel", "occlusion", "occlusion_windows", "release",
+           "release_clones", "renormalize", "rule_layer", "saliency", "scorecam", "smoothgrad", "smoothgrad_noise",
+           "upsample_cam"]

@@ -41,24 +41,85 @@ def _cam(kind: str, grads, acts, score):
     return tf.reduce_sum(weights * acts, axis=-1)
 
 
-def _cam_function(ref, kind: str, rule: str, layer: str):
+def _layer_pass(ref, rule: str, layer: str):
+    """``f(x, targets) -> (score, activations, d score / d x, d score / d activations)``: one forward+backward
+    under ``rule``, with the target's score and ``layer``'s output on one tape; traced inside each compiled
+    function below (the gradients a function does not return are pruned from its graph)."""
     import keras
     import tensorflow as tf
 
     model = ref()
     both = keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])  # shares the layers
-    up = upsampler(spatial_shape(model, layer), tuple(model.input_shape[1:3]))
 
-    @tf.function(input_signature=signature(model), autograph=False)
-    def cam(x, targets):
+    def run(x, targets):
         with backprop_rule(ref(), rule), tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
             outputs, acts = both(x, training=False)
             score = target_score(outputs, targets)
-        grads = tape.gradient(score, acts)
+        grads_x, grads = tape.gradient(score, [x, acts])
+        return score, acts, grads_x, grads
+
+    return run
+
+
+def _upsampler(ref, layer: str):
+    model = ref()
+    return upsampler(spatial_shape(model, layer), tuple(model.input_shape[1:3]))
+
+
+def _cam_function(ref, kind: str, rule: str, layer: str):
+    import tensorflow as tf
+
+    run, up = _layer_pass(ref, rule, layer), _upsampler(ref, layer)
+
+    @tf.function(input_signature=signature(ref()), autograph=False)
+    def cam(x, targets):
+        score, acts, _, grads = run(x, targets)
         return normalize(up(tf.nn.relu(_cam(kind, grads, acts, score))))
 
     return cam
+
+
+def _rule_maps_function(ref, rule: str, layer: str, kinds: tuple[str, ...]):
+    import tensorflow as tf
+
+    run, up = _layer_pass(ref, rule, layer), _upsampler(ref, layer)
+
+    @tf.function(input_signature=signature(ref()), autograph=False)
+    def maps(x, targets):
+        score, acts, grads_x, grads = run(x, targets)
+        return tuple(normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)) if kind == "saliency"
+                     else normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in kinds)
+
+    return maps
+
+
+def _layer_gradients_function(ref, rule: str, layer: str):
+    import tensorflow as tf
+
+    run = _layer_pass(ref, rule, layer)
+
+    @tf.function(input_signature=signature(ref()), autograph=False)
+    def pair(x, targets):
+        _, acts, _, grads = run(x, targets)
+        return acts, grads
+
+    return pair
+
+
+KINDS = ("saliency", *CAMS)  # what one forward+backward of a rule gives
+
+
+def rule_maps_function(model, backprop: str = "vanilla", layer: str | int | None = None):
+    """The compiled ``f(x, targets) -> (saliency, gradcam, gradcam++, layercam)``, each ``(n, h, w)``, all from ONE
+    forward+backward under the ``backprop`` rule: the gradients w.r.t. the pixels (saliency) and w.r.t. the CAM
+    ``layer`` (the CAMs) come from the same tape. One trace per (model, rule, layer), shared by every method
+    of that rule (cached)."""
+    from labkit.attribution.methods import cam_layer
+
+    check_rule(backprop)  # before the model is looked at
+    layer = cam_layer(model, layer)
+    return cached(model, ("rule_maps", backprop, layer), lambda ref: _rule_maps_function(ref, backprop, layer, KINDS))
 
 
 def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: str | None = None):
@@ -73,10 +134,37 @@ def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer:
     return cached(model, (kind, backprop, layer), lambda ref: _cam_function(ref, kind, backprop, layer))
 
 
-def _maps(kind, model, images, target, backprop, penultimate_layer) -> np.ndarray:
-    fn = cam_function(model, kind, backprop, penultimate_layer)
+def layer_gradients(model, images, target, layer: str | int | None = None, backprop: str = "vanilla"
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(activations, gradients)``, each ``(n, h, w, c)``: the CAM ``layer``'s output and the gradient of the
+    target's logit with respect to it, under the ``backprop`` rule (what Grad-CAM is computed from; compiled)."""
+    from labkit.attribution.methods import cam_layer
+
+    check_rule(backprop)
+    layer = cam_layer(model, layer)
+    fn = cached(model, ("layer_gradients", backprop, layer),
+                lambda ref: _layer_gradients_function(ref, backprop, layer))
     x, ids = inputs(model, images, target)
-    return fn(x, ids).numpy()
+    acts, grads = fn(x, ids)
+    return acts.numpy(), grads.numpy()
+
+
+def upsample_cam(cams, size: int | tuple[int, int]) -> np.ndarray:
+    """CAMs ``(n, h, w)`` at a layer's resolution, resized to ``size`` and scaled to 0..1 per map, as tf-keras-vis'
+    ``Gradcam`` does after its weighted sum (linear zoom, corners aligned; then ``normalize``)."""
+    cams = np.asarray(cams, np.float32)
+    if cams.ndim != 3:
+        raise ValueError(f"CAMs must be (n, h, w), got shape {cams.shape}")
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    import tensorflow as tf
+
+    return normalize(upsampler(cams.shape[1:], size)(tf.constant(cams))).numpy()
+
+
+def _maps(kind, model, images, target, backprop, penultimate_layer) -> np.ndarray:
+    fn = rule_maps_function(model, backprop, penultimate_layer)
+    x, ids = inputs(model, images, target)
+    return fn(x, ids)[KINDS.index(kind)].numpy()
 
 
 def gradcam(model, images, target, backprop: str = "vanilla", penultimate_layer: str | int | None = None

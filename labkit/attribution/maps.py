@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from labkit.attribution.gradcam import cam_function, renormalize
-from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods
+from labkit.attribution.gradcam import KINDS, cam_function, renormalize, rule_maps_function
+from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods, spatial_layer
 from labkit.attribution.saliency import SMOOTHGRAD_BATCH, saliency_function, smoothgrad_function, smoothgrad_noise
 from labkit.attribution.scorecam import SCORECAM_BATCH, scorecam_function
 from labkit.errors import LabkitError
@@ -47,10 +47,29 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
     else:
         one_map = compiled_map
     out: dict[str, np.ndarray] = {}
-    for m in tqdm(list(dict.fromkeys(needed)), desc="attention maps", disable=not progress, leave=False):
+    todo = list(dict.fromkeys(needed))
+    shared = layer or spatial_layer(model)  # the CAM layer, also for saliency alone: one trace per rule
+    if engine == "compiled" and shared is not None:  # per rule, every gradient map from one forward+backward
+        out.update(fused_maps(model, x, ids, todo, shared))
+    for m in tqdm([m for m in todo if m not in out], desc="attention maps", disable=not progress, leave=False):
         out[m] = one_map(model, x, ids, m, out, smooth_samples=smooth_samples, smooth_noise=smooth_noise,
                          layer=layer, scorecam_max_n=scorecam_max_n, seed=seed)
     return {m: out[m] for m in names}
+
+
+def fused_maps(model, x: np.ndarray, ids, methods: Sequence[str], layer: str) -> dict[str, np.ndarray]:
+    """The saliency-type and CAM methods among ``methods``, grouped by backprop rule: one compiled forward+backward
+    per rule gives the saliency and every CAM of that rule (``rule_maps_function``)."""
+    by_rule: dict[str, list[tuple[str, str]]] = {}
+    for m in methods:
+        kind, rule, _ = METHODS[m]
+        if m != "smoothgrad" and kind in KINDS:
+            by_rule.setdefault(rule, []).append((m, kind))
+    out = {}
+    for rule, group in by_rule.items():
+        maps = rule_maps_function(model, rule, layer)(x, np.asarray(ids, np.int32))
+        out.update({m: maps[KINDS.index(kind)].numpy() for m, kind in group})
+    return out
 
 
 def n_images(images) -> int:

@@ -39,12 +39,8 @@ def check_methods(methods: str | Sequence[str] = "all") -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def default_cam_layer(model) -> str:
-    """The Grad-CAM layer: the last layer with a spatial (4-D) output that is not pooling.
-
-    VGG16: ``block5_conv3`` (what the seeds' ``penultimate_layer=-1`` picks); EfficientNet:
-    ``top_activation`` (tf-keras-vis' own search would stop at ``top_conv``, before BN and ReLU6).
-    """
+def spatial_layer(model) -> str | None:
+    """The last layer with a spatial (4-D) output that is not pooling, or None."""
     import keras
 
     pooling = tuple(getattr(keras.layers, n) for n in dir(keras.layers) if "Pooling" in n)
@@ -52,7 +48,19 @@ def default_cam_layer(model) -> str:
         shape = getattr(layer, "output", None) is not None and tuple(layer.output.shape)
         if shape and len(shape) == 4 and (shape[1] or 2) > 1 and not isinstance(layer, pooling):
             return layer.name
-    raise LabkitError(f"model {model.name!r} has no layer with a spatial output for the CAM methods")
+    return None
+
+
+def default_cam_layer(model) -> str:
+    """The Grad-CAM layer: the last layer with a spatial (4-D) output that is not pooling.
+
+    VGG16: ``block5_conv3`` (what the seeds' ``penultimate_layer=-1`` picks); EfficientNet:
+    ``top_activation`` (tf-keras-vis' own search would stop at ``top_conv``, before BN and ReLU6).
+    """
+    layer = spatial_layer(model)
+    if layer is None:
+        raise LabkitError(f"model {model.name!r} has no layer with a spatial output for the CAM methods")
+    return layer
 
 
 def cam_layer(model, penultimate_layer: str | int | None = None) -> str:
@@ -68,3 +76,27 @@ def cam_layer(model, penultimate_layer: str | int | None = None) -> str:
         raise LabkitError(f"layer {layer.name!r} has output shape {tuple(layer.output.shape)}; "
                           "the CAM methods need a spatial (batch, h, w, channels) output")
     return layer.name
+
+
+def rule_layer(model, penultimate_layer: str | int | None = None) -> str:
+    """A CAM layer where the backprop rules change Grad-CAM: ``penultimate_layer`` (the default CAM layer when
+    None) if a ReLU-family activation follows it, else the input of the last such activation before it.
+
+    VGG16: ``block5_conv3`` (fc1 and fc2 are ReLUs); EfficientNet-Lite0: ``top_bn``, the input of ``top_activation``
+    (ReLU6), since nothing but pooling and the classifier follow the default CAM layer.
+    """
+    from labkit import modifiers
+
+    layer = cam_layer(model, penultimate_layer)
+    names = [x.name for x in model.layers]
+    relus = [x.name for x in modifiers.relu_layers(model)]
+    if any(names.index(r) > names.index(layer) for r in relus):
+        return layer
+    before = [r for r in relus if names.index(r) <= names.index(layer)]
+    for relu in reversed(before):
+        feeding = model.get_layer(relu).input
+        source = getattr(feeding, "_keras_history", None)
+        if source is not None and len(source.operation.output.shape) == 4:
+            return source.operation.name
+    raise LabkitError(f"model {model.name!r} has no ReLU-family activation after a spatial layer: the backprop "
+                      "rules give the same Grad-CAM everywhere")

@@ -71,9 +71,15 @@ def smoothgrad_function(model, backprop: str = "vanilla"):
 def saliency(model, images, target, backprop: str = "vanilla") -> np.ndarray:
     """Saliency maps ``(n, h, w)`` in 0..1: ``max over colour of |d score / d pixel|`` through the ``backprop``
     rule (``vanilla``, ``guided``, ``rectified``), normalised per map as tf-keras-vis does."""
+    from labkit.attribution.gradcam import rule_maps_function
+    from labkit.attribution.methods import spatial_layer
+
     check_rule(backprop)
     x, ids = inputs(model, images, target)
-    return saliency_function(model, backprop)(x, ids).numpy()
+    layer = spatial_layer(model)
+    if layer is None:  # no CAM layer: saliency alone
+        return saliency_function(model, backprop)(x, ids).numpy()
+    return rule_maps_function(model, backprop, layer)(x, ids)[0].numpy()  # the trace the rule's CAMs share
 
 
 def smoothgrad_noise(x: np.ndarray, samples: int = 20, noise: float = 0.20, seed: int | None = 0) -> np.ndarray:

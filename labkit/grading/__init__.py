@@ -4,10 +4,11 @@ Where each idea lives:
 
 - ``submissions``: the batch folder, student ids;
 - ``one``: one submission: a scratch copy, the sandboxed child, the lab's checks (declared in ``labkit.labs``);
-- ``child``: the process that executes a notebook inside the sandbox (``labkit.execute``);
+- ``exercises``: the students' own code (probe cells, hidden inputs, checked in the grader) and written answers;
+- ``child``: the process that executes a notebook inside the sandbox (``labkit.execute``, every cell);
 - ``sandbox``, ``isolate``, ``limits``: bubblewrap's view of the machine, running a command in it, and the
   watchdog of resident memory, processes and CPU;
-- ``checks``: running a lab's checks; ``report``: feedback and summary;
+- ``checks``: running a lab's checks; ``report``: feedback, summary and the written answers;
 - ``cluster``: Dask (a LocalCluster for ``--jobs``, or a scheduler), exactly once through worker deaths,
   reruns that skip what is graded, ``grades.csv`` whole after every submission.
 """
@@ -40,23 +41,28 @@ def grade_job(job: Job, *, lab: str, out: str, options: Options, hidden: tuple[s
         outcome = grade_one(sub, declared, Path(out), options, hidden=hidden, env=worker_gpu_env())
     except Exception as exc:  # noqa: BLE001 - a grader bug for one student must not stop the batch
         from labkit.grading.checks import failed_checks
+        from labkit.grading.exercises import failed_exercises
 
         outcome = Outcome(job.student, "error", 0.0, f"grader error: {type(exc).__name__}: {exc}",
-                          failed_checks(declared, "grader error"), options.sandbox)
+                          failed_checks(declared, "grader error"), options.sandbox,
+                          failed_exercises(declared, "grader error"))
     return {**outcome.record(), "max": declared.max_points}
 
 
 def grade(submissions: str | os.PathLike, lab: int | str, out: str | os.PathLike, *, jobs: int = 1,
           scheduler=None, timeout: float = 1800, cell_timeout: float = 600, memory_mb: int = 8192,
           sandbox: bool = True, regrade: bool = False, parameters: dict | None = None, data=(),
-          progress: bool = True) -> list[Outcome]:
+          progress: bool = True, exercise_timeout: float = 60, seed: int = 0) -> list[Outcome]:
     """Grade every submission in a folder on a Dask cluster (``scheduler``: an address, a Cluster or a Client;
-    ``None``: a LocalCluster of ``jobs`` workers); write grades.csv, feedback/ and summary.md to ``out``.
+    ``None``: a LocalCluster of ``jobs`` workers); write grades.csv, feedback/, summary.md and the written
+    answers (answers-<lab>.md) to ``out``.
     Submissions graded before with the same content, lab, checks and options are skipped unless ``regrade``.
-    ``data``: files or folders every submission may read (read-only), e.g. an image the notebooks start from."""
+    ``data``: files or folders every submission may read (read-only), e.g. an image the notebooks start from.
+    ``exercise_timeout``: seconds for each coding exercise's test, besides ``timeout``; ``seed``: the grader's
+    seed of the hidden inputs (keep the one you use secret)."""
     declared = labs.get(lab)
     for name, value in (("jobs", jobs), ("timeout", timeout), ("cell_timeout", cell_timeout),
-                        ("memory_mb", memory_mb)):
+                        ("memory_mb", memory_mb), ("exercise_timeout", exercise_timeout)):
         if value < 1:
             raise LabkitError(f"{name} must be at least 1, got {value}")
     subs_root = Path(submissions)
@@ -69,7 +75,7 @@ def grade(submissions: str | os.PathLike, lab: int | str, out: str | os.PathLike
     if missing:
         raise LabkitError(f"data not found: {', '.join(missing)}")
     options = Options(timeout, cell_timeout, memory_mb, sandbox, dict(parameters or {}),
-                      tuple(str(Path(d).resolve()) for d in data))
+                      tuple(str(Path(d).resolve()) for d in data), exercise_timeout, int(seed))
     todo = jobs_from_folder(subs_root, lab=declared.number, options=vars(options))
     where = f"scheduler {scheduler}" if scheduler is not None else f"{jobs} local worker(s)"
     box = f"sandbox: {sandbox_support().message}" if sandbox else "NO sandbox (--no-sandbox): resource limits only"
@@ -101,7 +107,8 @@ def _check_writable(out: Path) -> None:
 def _cmd_grade(args) -> int:
     outcomes = grade(args.submissions, args.lab, args.out, jobs=args.jobs, scheduler=args.scheduler,
                      timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
-                     sandbox=not args.no_sandbox, regrade=args.regrade, data=args.data)
+                     sandbox=not args.no_sandbox, regrade=args.regrade, data=args.data,
+                     exercise_timeout=args.exercise_timeout, seed=args.seed)
     width = max(len(o.student) for o in outcomes)
     for o in outcomes:
         print(f"{o.student:<{width}}  {o.status:<9} {o.total:>5g}  {o.seconds:6.1f} s")
@@ -121,6 +128,10 @@ def add_cli(sub) -> None:
                    help="grade on this Dask scheduler (tcp://host:8786) instead of a local cluster")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per notebook (default 1800)")
     p.add_argument("--cell-timeout", type=float, default=600, help="seconds per cell (default 600)")
+    p.add_argument("--exercise-timeout", type=float, default=60,
+                   help="seconds for the grader's test of each coding exercise, after the notebook (default 60)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the grader's seed of the exercises' hidden inputs: use a secret one (default 0)")
     p.add_argument("--memory-mb", type=int, default=8192,
                    help="resident memory of a notebook's processes, in MB (default 8192)")
     p.add_argument("--no-sandbox", action="store_true",

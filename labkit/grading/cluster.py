@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -96,17 +97,22 @@ def content_hash(path: str | os.PathLike) -> str:
 
 
 def checks_version(lab: int | str | None = None) -> str:
-    """The version of a lab's checks: sha256 of its declaration's source and of the code that runs checks (an
-    edited check re-grades everything); ``lab=None``: every lab's."""
+    """The version of a lab's checks: sha256 of its declaration's source, of its exercises' checkers and of the
+    code that runs checks and probes (an edited check or checker re-grades everything); ``lab=None``: every
+    lab's."""
     import inspect
 
-    from labkit import labs
+    from labkit import exercises, labs
+    from labkit.exercises import _common, _spec
     from labkit.labs import _checks
 
     here = Path(__file__).parent
-    sources = [inspect.getsource(_checks), (here / "checks.py").read_text(), (here / "one.py").read_text()]
+    sources = [inspect.getsource(_checks), *[(here / f).read_text() for f in ("checks.py", "one.py", "exercises.py")],
+               *[inspect.getsource(m) for m in (exercises, _common, _spec)]]
     for declared in [labs.get(lab)] if lab is not None else labs.LABS.values():
         sources.append(inspect.getsource(inspect.getmodule(declared.prepare or declared.checks[0].run)))
+        for module in sorted({inspect.getmodule(type(e.checker)).__name__ for e in declared.exercises if e.checker}):
+            sources.append(inspect.getsource(sys.modules[module]))
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:16]
 
 

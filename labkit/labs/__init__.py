@@ -43,10 +43,14 @@ def setup(name: str | int, namespace: dict) -> Lab:
     with one clear ``LabkitError`` before any heavy work; the profile's sizes filled in where a value is
     ``None``; ``LABKIT_MAX_STEPS`` applied; the lab's derived values added to ``namespace``; Keras and NumPy
     seeded; ``results.json`` started in ``out_dir`` with the parameters."""
+    import warnings
+
     import keras
 
     from labkit import results
 
+    # Keras warns when a one-input model is called on a plain tensor (tf-keras-vis, the students' code): harmless
+    warnings.filterwarnings("ignore", message="The structure of `inputs`")
     lab = get(name)
     resolved = lab.resolve({p: namespace[p] for p in lab.param_names if p in namespace})
     namespace.update(resolved)

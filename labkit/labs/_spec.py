@@ -1,5 +1,5 @@
 """What a lab declares once: its parameters (default, help, check), its profile sizes, the key results it
-records, its grading checks and the parameters its notebook is graded with."""
+records, its grading checks, its exercises and the parameters its notebook is graded with."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class Param:
 
 @dataclass(frozen=True)
 class Check:
-    """One grading check: ``run(context) -> (passed, message)`` worth ``points``."""
+    """One grading check: ``run(context) -> (passed, message)`` worth ``points``. A check of what the notebook
+    merely recorded (keys present, numbers in range) is worth 0: its message helps the student, but a forged
+    ``results.json`` must earn nothing; points go to what the grader observes or re-verifies itself."""
 
     name: str
     points: float
@@ -57,6 +59,7 @@ class Lab:
     profiles: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     results: tuple[Result, ...] = ()
     checks: tuple[Check, ...] = ()
+    exercises: tuple = ()  # labkit.exercises.Exercise: what a student writes (code) or answers (written)
     prepare: Callable[[dict], dict] | None = None
     graded_with: Mapping[str, object] = field(default_factory=lambda: {"profile": "quick",
                                                                         "model_name": "efficientnet_lite0"})
@@ -115,7 +118,8 @@ class Lab:
 
     @property
     def max_points(self) -> float:
-        return sum(c.points for c in self.checks)
+        """The points the grader gives: the checks' and the coding exercises' (written answers are marked apart)."""
+        return sum(c.points for c in self.checks) + sum(e.points for e in self.exercises if not e.written)
 
 
 def check_profile(profile: str) -> str:

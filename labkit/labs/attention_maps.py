@@ -1,5 +1,7 @@
 """Lab 1, attention maps (seeds 000 and 003): notebooks/01_attention_maps.ipynb."""
 
+from labkit.exercises import attention_maps as ex
+from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import Context, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -93,6 +95,11 @@ RESULTS = (
     Result("gradcam_rule_difference", "largest difference of guided and rectified Grad-CAM from vanilla Grad-CAM",
            close(abs=0.01)),
     Result("relu_layers_after_cam_layer", "ReLU-family layers between the CAM layer and the output"),
+    Result("rectified_modifier_difference", "largest difference of the rectified-backprop map through the "
+           "student's modifier (tf-keras-vis) from labkit's compiled rule", close(abs=1e-3)),
+    Result("gradcam_rule_layer", "a layer where the backprop rules change Grad-CAM, and the largest difference "
+           "of guided and rectified Grad-CAM from vanilla there", {"layer": EXACT, "difference_from_vanilla.*":
+                                                                   close(abs=0.02)}),
     Result("identical_pairs", "method pairs whose maps differ by less than 1e-4 on this model"),
     Result("faithfulness", "per method: deletion AUC, insertion AUC and their difference", MAP_SCORE),
     Result("mosaic_share", "per mosaic and method: share of the map's mass in the target tile", MAP_SCORE),
@@ -108,5 +115,14 @@ RESULTS = (
 
 LAB = Lab(1, "01_attention_maps", "Attention maps, answered with numbers", params=PARAMS, profiles=PROFILE_SIZES,
           results=RESULTS, prepare=prepare,
-          checks=(Check("runs", 2, runs), Check("results", 1, records("faithfulness")),
-                  Check("methods", 3, computes_the_seeds_methods)))
+          checks=(Check("runs", 2, runs), Check("results", 0, records("faithfulness")),
+                  Check("methods", 0, computes_the_seeds_methods)),
+          exercises=(
+              Exercise("1.1", "a score function per image (seed 000)", 2, ("score_function",), ex.ScoreFunction()),
+              Exercise("1.2", "the rectified rule as a tf-keras-vis model modifier (seed 003)", 3,
+                       ("RectifiedBackpropagation",), ex.Rectified()),
+              Exercise("1.3", "Grad-CAM from the CAM layer's activations and gradients", 3, ("gradcam_from",),
+                       ex.GradcamFrom()),
+              Exercise("1.4", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
+              Exercise("1.5", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
+          ))

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from labkit.exercises import network_visualisation as ex
+from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs, saved_file
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -61,6 +63,8 @@ PARAMS = (
           v.number("vis_learning_rate")),
     Param("vis_iterations", None, "gradient-ascent steps from noise; None: the profile's (CS231n: 100)",
           v.integer("vis_iterations"), sized=True, capped=True),
+    Param("own_iterations", None, "steps of the student's own class-visualisation update (exercise 2.3) from noise; "
+          "None: the profile's", v.integer("own_iterations"), sized=True, capped=True),
     Param("vis_max_jitter", 16, "largest random roll in pixels (CS231n's default)", v.integer("vis_max_jitter", 0)),
     Param("vis_blur_every", 10, "blur every k steps (0: never; CS231n's default 10)", v.integer("vis_blur_every", 0)),
     Param("vis_show_every", None, "a snapshot every k steps; None: the profile's (CS231n: 25)",
@@ -83,12 +87,14 @@ PARAMS = (
 
 PROFILE_SIZES = {  # counts of bundled photos; iterations; full = the seed's 5000 / 2500 / 5000 steps
     "quick": {"saliency_images": 3, "table_images": 3, "table_targets": 2, "pgd_iterations": 10,
-              "vis_iterations": 80, "vis_show_every": 20, "init_iterations": 10,
+              "vis_iterations": 80, "vis_show_every": 20, "init_iterations": 10, "own_iterations": 10,
               "sweep_iterations": 60},  # every class peaks over 0.9 well before the cap, on every CPU measured
     "standard": {"saliency_images": 7, "table_images": 7, "table_targets": 3, "pgd_iterations": 20,
-                 "vis_iterations": 100, "vis_show_every": 25, "init_iterations": 100, "sweep_iterations": 100},
+                 "vis_iterations": 100, "vis_show_every": 25, "init_iterations": 100, "sweep_iterations": 100,
+                 "own_iterations": 40},
     "full": {"saliency_images": 7, "table_images": 7, "table_targets": 10, "pgd_iterations": 40,
-             "vis_iterations": 5000, "vis_show_every": 1000, "init_iterations": 2500, "sweep_iterations": 5000},
+             "vis_iterations": 5000, "vis_show_every": 1000, "init_iterations": 2500, "sweep_iterations": 5000,
+             "own_iterations": 100},
 }
 assert set(PROFILE_SIZES) == set(PROFILES)
 
@@ -187,11 +193,21 @@ RESULTS = (
            "final probability, the first step over the threshold",
            {"*.lambda": EXACT, "*.eta": EXACT, "*.max_move": EXACT, "*.max_prob_along_the_way": PEAK,
             "*.first_step_over_threshold": ITERATIONS, "*.final_prob": FINAL, "*.final_class": FINAL}),
+    Result("own_visualisation", "the student's class-visualisation update from noise: class, steps, probability",
+           {"class": EXACT, "steps": EXACT, "probability": PEAK}),
     Result("init_visualisation", "class visualisation from a photo: start and final probability",
            {"start_prob": PROB, "final_prob": close(abs=0.1)}),
 )
 
 LAB = Lab(2, "02_network_visualisation", "Network visualisation: saliency, fooling images, class visualisation",
           params=PARAMS, profiles=PROFILE_SIZES, results=RESULTS, prepare=prepare,
-          checks=(Check("runs", 2, runs), Check("results", 1, records("model_name", "fooling")),
-                  Check("fooling", 4, fooling_images_really_fool)))
+          checks=(Check("runs", 2, runs), Check("results", 0, records("model_name", "fooling")),
+                  Check("fooling", 4, fooling_images_really_fool)),
+          exercises=(
+              Exercise("2.1", "saliency maps", 2, ("saliency_map",), ex.SaliencyMap()),
+              Exercise("2.2", "the fooling loop", 3, ("make_fooling_image",), ex.FoolingLoop()),
+              Exercise("2.3", "one class-visualisation update (L2, jitter, blur)", 3, ("visualise_step",),
+                       ex.VisualiseStep()),
+              Exercise("2.4", "what does a fooling image tell you about the network (seed 004, Q6-Q7)?", 2),
+              Exercise("2.5", "what do lambda and eta do to a class visualisation (seed 004, Q9)?", 2),
+          ))

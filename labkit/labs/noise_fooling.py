@@ -1,5 +1,7 @@
 """Lab 3, fooling with noise (seed 002): notebooks/03_noise_fooling.ipynb."""
 
+from labkit.exercises import noise_fooling as ex
+from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import probabilities, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -116,6 +118,11 @@ ATTRIBUTION = close(abs=0.02, rel=0.02, why="sums of gradients over a path")
 RESULTS = (
     Result("pixel_stats", "per noise kind: pixel mean, std, share of 0 or 255, distance from uniform",
            close(rel=1e-9, why="NumPy on seeded integers")),
+    Result("seed_noise_matches", "whether the student's seed002 generator gives labkit's bytes", EXACT),
+    Result("confidence_stats_difference", "largest difference of the student's confidence statistics from "
+           "describe()", close(abs=1e-6)),
+    Result("occlusion_difference", "largest difference of the student's occlusion map of the photo from labkit's, "
+           "as a share of its range", close(abs=1e-3)),
     Result("confidence", "per noise kind and model: describe() of the top-1 confidence",
            {"*.count": EXACT, "*": PROB}),
     Result("photo_confidence", "per model: describe() of the top-1 confidence on the photo crops",
@@ -136,6 +143,14 @@ RESULTS = (
 
 LAB = Lab(3, "03_noise_fooling", "Fooling with noise: statistics, IG, noise tunnel, occlusion", params=PARAMS,
           profiles=PROFILE_SIZES, results=RESULTS, prepare=prepare,
-          checks=(Check("runs", 2, runs), Check("results", 1, records("confidence", "auroc")),
-                  Check("confidence", 2, probabilities("confidence", skip=("count",))),
-                  Check("auroc", 1, probabilities("auroc"))))
+          checks=(Check("runs", 2, runs), Check("results", 0, records("confidence", "auroc")),
+                  Check("confidence", 0, probabilities("confidence", skip=("count",))),
+                  Check("auroc", 0, probabilities("auroc"))),
+          exercises=(
+              Exercise("3.1", "the seed's noise generator, with its uint8 wrap-around", 2, ("seed_noise",),
+                       ex.SeedNoise()),
+              Exercise("3.2", "the seed's confidence statistics", 2, ("confidence_stats",), ex.ConfidenceStats()),
+              Exercise("3.3", "occlusion's sliding window", 3, ("occlusion_map",), ex.Occlusion()),
+              Exercise("3.4", "is a confidence threshold a defence against noise?", 2),
+              Exercise("3.5", "why is the seed's Gaussian noise close to uniform, and does it matter?", 2),
+          ))

@@ -1,5 +1,7 @@
 """Lab 4, the universal masked image (seed 001): notebooks/04_universal_masked_image.ipynb."""
 
+from labkit.exercises import universal_masked_image as ex
+from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs, saved_file
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -141,8 +143,11 @@ RESULTS = (
            {"*.lr": EXACT, "*.success": EXACT, "*.steps": STEPS, "*.steps_taken": STEPS, "*.relative_norm_diff": NORM,
             "*.seconds": ignore("a timing")}),
     Result("universal_copies", "per mask kind at the largest K: each masked copy's target, predicted class and "
-           "probability", {"*.*.probability": close(abs=0.5, why="the image found is chaotic; the hits are "
-                                                                  "compared exactly")}),
+           "probability", {"*.*.probability": ignore("the image found is chaotic (a copy's probability moved "
+                                                                   "0.78 -> 0.05 between runs); the hits are "
+                                                                   "compared exactly")}),
+    Result("masked_loss_difference", "largest difference of the student's masked-copies loss from labkit's, on the "
+           "images found", close(abs=1e-4)),
     Result("relative_norms", "per run: four readings of how far the masked copies are from the image", NORM),
     Result("optimizer_comparison", "SGD against Adam: steps and success per K and mask kind",
            {"steps.*": STEPS, "steps_taken.*": STEPS}),
@@ -153,5 +158,14 @@ RESULTS = (
 
 LAB = Lab(4, "04_universal_masked_image", "The universal masked image", params=PARAMS, profiles=PROFILE_SIZES,
           results=RESULTS, prepare=prepare,
-          checks=(Check("runs", 2, runs), Check("results", 1, records("universal")),
-                  Check("universal", 4, universal_images_really_hit)))
+          checks=(Check("runs", 2, runs), Check("results", 0, records("universal")),
+                  Check("universal", 4, universal_images_really_hit)),
+          exercises=(
+              Exercise("4.1", "K horizontal stripes that partition the image", 2, ("stripe_masks",),
+                       ex.Masks("stripes")),
+              Exercise("4.2", "K near-square cells that partition the image", 2, ("square_masks",),
+                       ex.Masks("squares")),
+              Exercise("4.3", "the loss over the K masked copies", 3, ("masked_copies_loss",), ex.MaskedLoss()),
+              Exercise("4.4", "why can one image carry K classes?", 2),
+              Exercise("4.5", "what does the relative norm difference say about the decision regions?", 2),
+          ))
