@@ -98,7 +98,9 @@ def main() -> int:
     rows = []
     for name in args.names or list(MUTATIONS):
         what, apply = MUTATIONS[name]
-        with tempfile.TemporaryDirectory(prefix=f"labkit-mutant-{name}-") as tmp:
+        # beside the repository, not in /tmp: a graded submission's sandbox has a private /tmp, which would hide
+        # the copy (and the interpreter its grading tests start)
+        with tempfile.TemporaryDirectory(prefix=f".labkit-mutant-{name}-", dir=ROOT.parent) as tmp:
             copy = Path(tmp)
             copy_repo(copy)
             apply(copy)

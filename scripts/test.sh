@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The test command: the unit suite; the four labs released, filled in and graded end to end
-# (tests/test_labs_graded.py: the unfilled student notebooks run headless too); then the nbval golden
-# notebooks (scripts/nbval.sh). Arguments go to the unit suite.
+# The test command: the unit suite; the nbval golden notebooks (scripts/nbval.sh); then the four labs
+# released, filled in and graded end to end (tests/test_labs_graded.py: the unfilled student notebooks run
+# headless too). Arguments go to the unit suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
 export TF_CPP_MIN_LOG_LEVEL=3
 "$PY" -m pytest -q tests "$@"
-"$PY" -m pytest -q -m graded_labs tests/test_labs_graded.py
 bash scripts/nbval.sh
+"$PY" -m pytest -q -m graded_labs tests/test_labs_graded.py

@@ -99,3 +99,18 @@ def test_a_step_that_needs_an_undone_exercise_is_skipped_and_the_next_ones_too(c
                 raise ValueError("a bug in the student's code")
     finally:
         exercises._NOT_DONE.discard("4.3")
+
+
+@pytest.mark.parametrize("rows, fix", [(((0, 5), (4, 8)), (0, 4, 0)), (((0, 3), (4, 8)), (0, 3, 1))],
+                         ids=["overlap", "gap"])
+def test_masks_that_overlap_or_leave_a_gap_are_no_partition(rows, fix):
+    from labkit.exercises.universal_masked_image import partition_problems, stripe_problems
+
+    m = np.zeros((2, 8, 8))
+    for i, (top, bottom) in enumerate(rows):
+        m[i, top:bottom] = 1  # whole-row stripes of near-equal heights, in order: only the partition is wrong
+    assert partition_problems(m, 2, 8) == stripe_problems(m, 2, 8) != []
+    assert "every pixel hidden in exactly one mask" in partition_problems(m, 2, 8)[0]
+    mask, row, value = fix
+    m[mask, row] = value  # the same stripes, made a partition
+    assert partition_problems(m, 2, 8) == []

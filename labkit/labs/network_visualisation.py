@@ -160,6 +160,7 @@ def fooling_images_really_fool(ctx: Context) -> tuple[bool, str]:
 # in a result (a threshold, lambda, eta) and success rates far from the cap: exact.
 PROB = close(abs=2e-3, why="a forward pass")
 ITERATIONS = close(abs=4, rel=0.35, why="steps of a chaotic loop")
+FIRST_OVER = close(abs=6, rel=0.5, why="first step of a class visualisation over the threshold (30 -> 43 under SSE4.1)")
 LINF = close(rel=0.4, why="the last step's overshoot, after a chaotic number of steps")
 L2 = close(rel=0.15, why="the path's length, after a chaotic number of steps")
 PEAK = close(abs=0.1, why="the peak probability of a class visualisation")
@@ -185,16 +186,18 @@ RESULTS = (
            {"*.median_linf": LINF, "*.interval.*": LINF, "*.meets": ignore("derived from the interval")}),
     Result("class_visualisation", "per class from noise: peak probability along the way, first step over the "
            "threshold, final probability and class",
-           {"*.max_prob_along_the_way": PEAK, "*.first_step_over_threshold": ITERATIONS, "*.final_prob": FINAL,
+           {"*.max_prob_along_the_way": PEAK, "*.first_step_over_threshold": FIRST_OVER, "*.final_prob": FINAL,
             "*.final_class": FINAL}),
     Result("class_visualisation_reached", "how many classes peaked over the threshold, of how many",
            {"final": FINAL, "threshold": EXACT}),
     Result("class_visualisation_sweep", "per [lambda, eta] setting: how far the image could move, the peak and "
            "final probability, the first step over the threshold",
            {"*.lambda": EXACT, "*.eta": EXACT, "*.max_move": EXACT, "*.max_prob_along_the_way": PEAK,
-            "*.first_step_over_threshold": ITERATIONS, "*.final_prob": FINAL, "*.final_class": FINAL}),
+            "*.first_step_over_threshold": FIRST_OVER, "*.final_prob": FINAL, "*.final_class": FINAL}),
     Result("own_visualisation", "the student's class-visualisation update from noise: class, steps, probability",
-           {"class": EXACT, "steps": EXACT, "probability": PEAK}),
+           {"class": EXACT, "steps": EXACT,
+            "probability": ignore("the end of a chaotic loop of a few steps (measured 0.83 and 0.96 between numeric "
+                                  "paths); exercise 2.3 itself is checked by the grader")}),
     Result("init_visualisation", "class visualisation from a photo: start and final probability",
            {"start_prob": PROB, "final_prob": close(abs=0.1)}),
 )
