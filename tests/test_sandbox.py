@@ -457,3 +457,17 @@ def test_bwrap_args_pass_gpu_devices_and_hide_the_rest(tmp_path):
     assert f"--bind {work} {work}" in joined and "--unshare-all" in args and "--cap-drop ALL" in joined
     assert "--remount-ro /proc" in joined and "--disable-userns" in args and "--die-with-parent" in args
     assert "/root" not in args and "/home" not in args and "/work" not in args
+
+
+def test_a_venv_reached_through_a_symlink_is_named_inside(tmp_path, monkeypatch):
+    """`.venv -> /opt/venvs/x`: sys.executable names the link, so the sandbox must hold the link too."""
+    real = Path(os.path.realpath(sys.prefix))
+    link = tmp_path / "venv"
+    link.symlink_to(real)
+    monkeypatch.setattr(sys, "prefix", str(link))
+    monkeypatch.setattr(sys, "executable", str(link / "bin" / "python"))
+    work = tmp_path / "work"
+    work.mkdir()
+    args = sb.bwrap_args(work)
+    i = args.index(str(link))
+    assert args[i - 2:i + 1] == ["--symlink", str(real), str(link)]

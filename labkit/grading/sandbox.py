@@ -119,6 +119,12 @@ def _minimal(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _aliases(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Of ``paths`` (absolute, not resolved), those that differ from their real path: a symlink on the way."""
+    return list(dict.fromkeys(Path(os.path.abspath(p)) for p in paths
+                              if os.path.abspath(p) != os.path.realpath(p)))
+
+
 def _under(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
@@ -168,6 +174,10 @@ def bwrap_args(workdir: str | os.PathLike, *, readonly: Sequence[str | os.PathLi
         if not _under(p, mounted):
             args += ["--ro-bind", str(p), str(p)]
             mounted.append(p)
+    if env_paths is None:  # a venv reached through a symlink (.venv -> /opt/venvs/x): the path sys.executable
+        for alias in _aliases([sys.prefix, Path(sys.executable).parent.parent]):  # names must exist too
+            if not _under(alias, mounted) and _under(Path(os.path.realpath(alias)), mounted):
+                args += ["--symlink", os.path.realpath(alias), str(alias)]
     for h in hidden:  # mask what a mounted folder would show
         h = Path(os.path.realpath(h))
         if _under(h, mounted):  # a parent of workdir may be masked too: workdir's bind comes after
