@@ -1,6 +1,12 @@
-"""Offline model: load time (first, converting the .pth; then cached) and forward/backward cost."""
+"""Offline model: load time (first, converting the .pth; then cached), forward/backward cost, and the compiled
+forward's time per image against its batch size (what ``models.PREDICT_BATCH`` is chosen from).
 
+    .venv/bin/python benchmarks/bench_models.py [--model vgg16]   # --model: the batch sweep's model
+"""
+
+import argparse
 import os
+import statistics
 import tempfile
 import time
 
@@ -9,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from labkit import models  # noqa: E402
+from labkit import images, models  # noqa: E402
 
 
 def timed(fn, repeat=5):
@@ -20,7 +26,25 @@ def timed(fn, repeat=5):
     return (time.perf_counter() - t) / repeat
 
 
+def batch_sweep(model, sizes=(1, 2, 4, 8, 16, 32, 64), rounds: int = 3) -> None:
+    """ms per image of the compiled forward (``models.predict``) at each batch size, median of interleaved rounds."""
+    x = images.fit_batch(list(images.BUNDLED)[:8], models.input_size(model))
+    big = np.concatenate([x] * 8)
+    models.predict(model, big[:8])
+    per_image = {b: [] for b in sizes}
+    for _ in range(rounds):
+        for b in sizes:
+            t = time.perf_counter()
+            models.predict(model, big, batch_size=b)
+            per_image[b].append((time.perf_counter() - t) / len(big) * 1e3)
+    print(f"{model.name}, compiled forward, ms per image by batch size (PREDICT_BATCH = {models.PREDICT_BATCH}): "
+          + ", ".join(f"{b}: {statistics.median(v):.1f}" for b, v in per_image.items()))
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="efficientnet_lite0", help="model of the batch-size sweep")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LABKIT_CACHE"] = tmp
         t = time.perf_counter()
@@ -50,6 +74,7 @@ def main():
     e = timed(eager)
     print(f"batch 4: forward {f * 1e3:.0f} ms, compiled fwd+bwd {c * 1e3:.0f} ms, eager fwd+bwd {e * 1e3:.0f} ms "
           f"(eager/compiled = {e / c:.1f}x)")
+    batch_sweep(model if args.model == "efficientnet_lite0" else models.load_model(args.model))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,42 @@ def test_lite0_matches_tf_keras_vis(lite0_maps, method):
     _assert_same(compiled[method], reference[method], method)
 
 
+@pytest.mark.parametrize("net", ["relu", "relu6"])
+def test_guided_gradcam_alone_is_one_pass_and_the_same_map(tiny_maps, tiny_relu, tiny_relu6, net):
+    """Alone, Guided Grad-CAM runs the layers above the CAM layer under both rules in one pass (``conv2``: the
+    ReLUs above it make guided and vanilla differ there); the same map as tf-keras-vis' product of two."""
+    model = {"relu": tiny_relu, "relu6": tiny_relu6}[net]
+    reference = tiny_maps[net][1]["guided_gradcam"]
+    A.release(model)
+    alone = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="conv2", progress=False)
+    _assert_same(alone["guided_gradcam"], reference, "guided_gradcam")
+    assert set(A.functions(model)) == {("guided_gradcam", "guided", "conv2")}  # no pass per rule
+
+
+def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="b")(a)
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([a, b]))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="predictions")(pooled))
+    both = A.attention_maps(model, X32, [1, 2], ["guided_backprop", "gradcam", "guided_gradcam"],
+                            penultimate_layer="b", progress=False, engine="tf-keras-vis")
+    _assert_same(A.guided_gradcam(model, X32, [1, 2], "b"), both["guided_gradcam"], "guided_gradcam")
+
+
+def test_relu6_passes_no_gradient_above_six():
+    """conv1's kernel x20: many ReLU6 inputs above 6, where the vanilla gradient is 0 (as ReLU6's own)."""
+    model = testing.tiny_model("relu6")
+    conv = model.get_layer("conv1")
+    kernel, bias = conv.get_weights()
+    conv.set_weights([20 * kernel, bias])
+    compiled, reference = _both(model, X32, [1, 2], ["saliency", "gradcam"], penultimate_layer="conv2")
+    for method in ("saliency", "gradcam"):
+        _assert_same(compiled[method], reference[method], method)
+
+
 def test_the_comparison_catches_a_wrong_rule(tiny_maps):
     """Guided and rectified maps are far (>> TOL) from vanilla ones: computing a rule as another fails the tests."""
     compiled, reference = tiny_maps["relu6"]
@@ -122,11 +158,14 @@ def test_each_function_is_traced_once_whatever_the_batch(tiny_relu6):
     for kind in (A.gradcam, A.gradcam_plus_plus, A.layercam):
         kind(model, X32, [1, 2], "rectified", "conv2")
         kind(model, np.concatenate([X32, X32]), 3, "rectified", "conv2")
+    A.layer_gradients(model, X32, [1, 2], "conv2", "rectified")  # the trace of that rule's maps at that layer
     A.scorecam(model, X32, [1, 2], max_n=4)
     A.scorecam(model, X32[:1], 7, max_n=9, batch_size=3)
-    fns = A.functions(model)  # one trace per rule and layer serves saliency and every CAM of that rule
-    assert set(fns) == {("rule_maps", "guided", "conv3"), ("smoothgrad", "vanilla", None),
-                        ("rule_maps", "rectified", "conv2"), ("scorecam", "vanilla", "conv3")}
+    A.saliency(model, X32, [1, 2], "vanilla")
+    A.gradcam(model, X32, [1, 2], "guided", "conv2")
+    fns = A.functions(model)  # one trace per layer serves saliency and every CAM of every rule
+    assert set(fns) == {("rule_maps", "any", "conv3"), ("smoothgrad", "vanilla", None),
+                        ("rule_maps", "any", "conv2"), ("scorecam", "vanilla", "conv3")}
     assert {key: f.experimental_get_tracing_count() for key, f in fns.items()} == {key: 1 for key in fns}
 
 
@@ -158,6 +197,7 @@ def test_cache_holds_models_weakly_and_release_drops_them():
 
 @pytest.mark.parametrize("call, match", [
     (lambda m: A.saliency(m, X32, 1, "deconv"), "unknown backprop rule"),
+    (lambda m: A.gradcam(testing.tiny_model("tanh"), X32, 1, "guided"), "guided rule found no ReLU-family"),
     (lambda m: A.gradcam(m, X32, 1, penultimate_layer="avg_pool"), "spatial"),
     (lambda m: A.scorecam(m, X32, 1, max_n=17), r"max_n must be in 0\.\.16"),
     (lambda m: A.smoothgrad(m, X32, 1, noise_array=np.zeros((2, 1, 32, 32, 3))), "noise_array must have shape"),

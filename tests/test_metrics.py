@@ -64,6 +64,26 @@ def test_faithfulness_table_scores_identical_maps_once(tiny_relu):
         M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], deletion_baseline="white")
 
 
+def test_every_step_of_every_curve_is_the_probability_of_its_image(tiny_relu):
+    """The table's curves, whose first and last steps are predicted once for all maps, equal each step's image
+    predicted on its own (deletion from the image to gray, insertion from blur to the image), in one and in
+    many steps."""
+    maps = {"a": M.random_maps((2, 32, 32), seed=3), "b": M.random_maps((2, 32, 32), seed=4)}
+    x, ids = X32, np.array([1, 2])
+    own = lambda b: tiny_relu.predict(b, verbose=0)[np.arange(2), ids]  # noqa: E731
+    for steps in (1, 4):
+        _, curves = M.faithfulness(tiny_relu, x, maps, ids, steps=steps, progress=False)
+        for name, m in maps.items():
+            ranks = M.importance_ranks(m, seed=0)
+            for kind, start, end in (("deletion", x, M.fill_images(x, "gray")),
+                                     ("insertion", M.fill_images(x, "blur"), x)):
+                curve = curves[name][kind]
+                assert curve.shape == (2, steps + 1)
+                for k, count in enumerate(np.rint(np.linspace(0, 32 * 32, steps + 1)).astype(int)):
+                    step = np.where((ranks < count)[..., None], end, start)
+                    np.testing.assert_allclose(curve[:, k], own(step), atol=1e-6, err_msg=f"{name} {kind} {k}")
+
+
 def test_deletion_fills():
     x = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
     assert M.fill_images(x, "black").max() == 0
@@ -111,6 +131,16 @@ def test_map_change_of_known_pairs():
     np.testing.assert_allclose(M.map_change(m, m), 0.0, atol=1e-12)
     np.testing.assert_allclose(M.map_change(m, -m), 2.0, atol=1e-12)
     assert M.map_change(m[:1], np.zeros((1, 16, 16)))[0] == 1.0
+
+
+def test_map_change_is_one_minus_scipys_spearman_with_ties():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(1)
+    a = np.maximum(rng.normal(size=(3, 20, 20)), 0)  # a ReLU'd map: many tied zeros
+    b = np.round(a + rng.normal(scale=0.5, size=a.shape), 1)  # ties inside the map too
+    expected = [1 - spearmanr(u.ravel(), v.ravel()).statistic for u, v in zip(a, b, strict=True)]
+    np.testing.assert_allclose(M.map_change(a, b), expected, atol=1e-12)
 
 
 def test_randomisation_changes_gradcam_more_than_guided_backprop(tiny_relu):

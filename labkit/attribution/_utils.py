@@ -13,7 +13,7 @@ from labkit.errors import LabkitError
 from labkit.models import cache as models_cache
 
 EPSILON = 1e-7  # keras.backend.epsilon(): tf-keras-vis' normalize divides by (max - min + EPSILON)
-RULES = ("vanilla", "guided", "rectified")
+RULES = ("vanilla", "guided", "rectified")  # a rule's index here is what the switched functions take
 
 class Compiled:
     """A ``tf.function`` run as tf-keras-vis' eager code computes: Grappler's arithmetic optimizer off.
@@ -27,9 +27,11 @@ class Compiled:
     _options = None  # (eager context, its function-call options with the arithmetic optimizer off), built once
 
     def __init__(self, function) -> None:
-        self.function = function
-        # one trace per model, rule and layer by design; TF's "frequent retracing" warning counts traces per
-        # Python function body across all of them, and would warn after five
+        self.function = function  # None: what cannot be built for this model (cached so, and not tried again)
+        if function is None:
+            return
+        # one trace per model and layer (and rule, for some) by design; TF's "frequent retracing" warning counts
+        # traces per Python function body across all of them, and would warn after five
         function._omit_frequent_tracing_warning = True
 
     @classmethod
@@ -106,6 +108,60 @@ def backprop_rule(model, rule: str):
             layer.activation = activation
 
 
+def rule_index(rule: str) -> np.int32:
+    """The ``RULES`` index of ``rule``: the runtime argument of the functions traced under ``switched_rule``."""
+    return np.int32(RULES.index(check_rule(rule)))
+
+
+def check_relus(model, rule: str) -> None:
+    """One clear error where ``rule`` would change nothing: a guided or rectified rule on a model without ReLUs."""
+    from labkit import modifiers
+
+    if rule != "vanilla" and not modifiers.relu_layers(model):
+        raise LabkitError(f"the {rule} rule found no ReLU-family activation to modify in model {model.name!r}")
+
+
+def _switched(activation, rule):
+    """``activation`` whose backward follows ``rule``, an int32 scalar tensor read at run time (a ``RULES``
+    index): vanilla (ReLU's or ReLU6's own gradient), guided (``dy > 0`` and ``x > 0``, tf-keras-vis'
+    ``GuidedBackpropagation``) or rectified (``dy > 0``, ``labkit.modifiers.RectifiedBackpropagation``)."""
+    import keras
+    import tensorflow as tf
+
+    capped = activation in (keras.activations.relu6, tf.nn.relu6)
+
+    @tf.custom_gradient
+    def switched(x):
+        def grad(dy):
+            positive = tf.cast(x > 0, dy.dtype)
+            passes = tf.cast(dy > 0, dy.dtype)
+            own = positive * tf.cast(x < 6, dy.dtype) if capped else positive
+            return tf.switch_case(rule, [lambda: dy * own, lambda: passes * positive * dy, lambda: passes * dy])
+
+        return activation(x), grad
+
+    return switched
+
+
+@contextmanager
+def switched_rule(model, rule):
+    """``model`` as tf-keras-vis' modified clone under any rule: linear output (``ReplaceToLinear``), and every
+    ReLU-family activation's backward chosen at run time by ``rule`` (``_switched``): one trace serves the three
+    rules. Restored on exit; used only while a ``tf.function`` traces, as ``backprop_rule``."""
+    from labkit import modifiers
+
+    saved = [(layer, layer.activation) for layer in model.layers if hasattr(layer, "activation")]
+    try:
+        for modifier in modifiers.backprop_modifiers("vanilla"):
+            modifier(model)
+        for layer in modifiers.relu_layers(model):
+            layer.activation = _switched(layer.activation, rule)
+        yield model
+    finally:
+        for layer, activation in saved:
+            layer.activation = activation
+
+
 def inputs(model, images, targets) -> tuple[np.ndarray, np.ndarray]:
     """``(x, ids)``: the float32 0..255 batch at ``model``'s input size and one class index per image."""
     from labkit.models import input_batch, target_ids
@@ -114,11 +170,13 @@ def inputs(model, images, targets) -> tuple[np.ndarray, np.ndarray]:
     return x, target_ids(model, targets, len(x))
 
 
-def signature(model) -> list:
-    """``[x, targets]`` with any batch size: ``(None, h, w, c)`` float32 and ``(None,)`` int32."""
+def signature(model, rule: bool = False) -> list:
+    """``[x, targets]`` with any batch size: ``(None, h, w, c)`` float32 and ``(None,)`` int32 (``rule``: and the
+    rule's index, an int32 scalar)."""
     import tensorflow as tf
 
-    return [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int32)]
+    specs = [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int32)]
+    return [*specs, tf.TensorSpec([], tf.int32)] if rule else specs
 
 
 def target_score(outputs, targets):

@@ -8,11 +8,14 @@ import numpy as np
 from labkit.attribution._utils import (
     backprop_rule,
     cached,
+    check_relus,
     check_rule,
     inputs,
     normalize,
+    rule_index,
     signature,
     spatial_shape,
+    switched_rule,
     target_score,
     upsampler,
 )
@@ -41,18 +44,20 @@ def _cam(kind: str, grads, acts, score):
     return tf.reduce_sum(weights * acts, axis=-1)
 
 
-def _layer_pass(ref, rule: str, layer: str):
-    """``f(x, targets) -> (score, activations, d score / d x, d score / d activations)``: one forward+backward
-    under ``rule``, with the target's score and ``layer``'s output on one tape; traced inside each compiled
-    function below (the gradients a function does not return are pruned from its graph)."""
+def _layer_pass(ref, layer: str):
+    """``f(x, targets, rule) -> (score, activations, d score / d x, d score / d activations)``: one forward+backward
+    under ``rule`` (a str, fixed in the trace, or a ``RULES`` index tensor, read at run time), with the target's
+    score and ``layer``'s output on one tape; traced inside each compiled function below (the gradients a
+    function does not return are pruned from its graph)."""
     import keras
     import tensorflow as tf
 
     model = ref()
     both = keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])  # shares the layers
 
-    def run(x, targets):
-        with backprop_rule(ref(), rule), tf.GradientTape(watch_accessed_variables=False) as tape:
+    def run(x, targets, rule):
+        modified = backprop_rule(ref(), rule) if isinstance(rule, str) else switched_rule(ref(), rule)
+        with modified, tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
             outputs, acts = both(x, training=False)
             score = target_score(outputs, targets)
@@ -70,56 +75,45 @@ def _upsampler(ref, layer: str):
 def _cam_function(ref, kind: str, rule: str, layer: str):
     import tensorflow as tf
 
-    run, up = _layer_pass(ref, rule, layer), _upsampler(ref, layer)
+    run, up = _layer_pass(ref, layer), _upsampler(ref, layer)
 
     @tf.function(input_signature=signature(ref()), autograph=False)
     def cam(x, targets):
-        score, acts, _, grads = run(x, targets)
+        score, acts, _, grads = run(x, targets, rule)
         return normalize(up(tf.nn.relu(_cam(kind, grads, acts, score))))
 
     return cam
 
 
-def _rule_maps_function(ref, rule: str, layer: str, kinds: tuple[str, ...]):
+def _rule_maps_function(ref, layer: str, kinds: tuple[str, ...]):
     import tensorflow as tf
 
-    run, up = _layer_pass(ref, rule, layer), _upsampler(ref, layer)
+    run, up = _layer_pass(ref, layer), _upsampler(ref, layer)
 
-    @tf.function(input_signature=signature(ref()), autograph=False)
-    def maps(x, targets):
-        score, acts, grads_x, grads = run(x, targets)
-        return tuple(normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)) if kind == "saliency"
-                     else normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in kinds)
+    @tf.function(input_signature=signature(ref(), rule=True), autograph=False)
+    def maps(x, targets, rule):
+        score, acts, grads_x, grads = run(x, targets, rule)
+        return (*(normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)) if kind == "saliency"
+                  else normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in kinds), acts, grads)
 
     return maps
 
 
-def _layer_gradients_function(ref, rule: str, layer: str):
-    import tensorflow as tf
-
-    run = _layer_pass(ref, rule, layer)
-
-    @tf.function(input_signature=signature(ref()), autograph=False)
-    def pair(x, targets):
-        _, acts, _, grads = run(x, targets)
-        return acts, grads
-
-    return pair
-
-
-KINDS = ("saliency", *CAMS)  # what one forward+backward of a rule gives
+KINDS = ("saliency", *CAMS)  # what one forward+backward of a rule gives (then the layer's activations, gradients)
 
 
 def rule_maps_function(model, backprop: str = "vanilla", layer: str | int | None = None):
-    """The compiled ``f(x, targets) -> (saliency, gradcam, gradcam++, layercam)``, each ``(n, h, w)``, all from ONE
+    """The compiled ``f(x, targets, rule_index(backprop)) -> (saliency, gradcam, gradcam++, layercam, activations,
+    gradients)``, the maps ``(n, h, w)`` and the CAM ``layer``'s output and gradient ``(n, h', w', c)``, all from ONE
     forward+backward under the ``backprop`` rule: the gradients w.r.t. the pixels (saliency) and w.r.t. the CAM
-    ``layer`` (the CAMs) come from the same tape. One trace per (model, rule, layer), shared by every method
-    of that rule (cached)."""
+    ``layer`` (the CAMs) come from the same tape. The rule is an argument, read at run time (``switched_rule``):
+    one trace per (model, layer) serves every method of every rule (cached)."""
     from labkit.attribution.methods import cam_layer
 
     check_rule(backprop)  # before the model is looked at
     layer = cam_layer(model, layer)
-    return cached(model, ("rule_maps", backprop, layer), lambda ref: _rule_maps_function(ref, backprop, layer, KINDS))
+    check_relus(model, backprop)
+    return cached(model, ("rule_maps", "any", layer), lambda ref: _rule_maps_function(ref, layer, KINDS))
 
 
 def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: str | None = None):
@@ -137,15 +131,11 @@ def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer:
 def layer_gradients(model, images, target, layer: str | int | None = None, backprop: str = "vanilla"
                     ) -> tuple[np.ndarray, np.ndarray]:
     """``(activations, gradients)``, each ``(n, h, w, c)``: the CAM ``layer``'s output and the gradient of the
-    target's logit with respect to it, under the ``backprop`` rule (what Grad-CAM is computed from; compiled)."""
-    from labkit.attribution.methods import cam_layer
-
-    check_rule(backprop)
-    layer = cam_layer(model, layer)
-    fn = cached(model, ("layer_gradients", backprop, layer),
-                lambda ref: _layer_gradients_function(ref, backprop, layer))
+    target's logit with respect to it, under the ``backprop`` rule (what Grad-CAM is computed from; compiled: the
+    trace of ``rule_maps_function``, which the maps of that rule and layer share)."""
+    fn = rule_maps_function(model, backprop, layer)
     x, ids = inputs(model, images, target)
-    acts, grads = fn(x, ids)
+    acts, grads = fn(x, ids, rule_index(backprop))[len(KINDS):]
     return acts.numpy(), grads.numpy()
 
 
@@ -164,7 +154,7 @@ def upsample_cam(cams, size: int | tuple[int, int]) -> np.ndarray:
 def _maps(kind, model, images, target, backprop, penultimate_layer) -> np.ndarray:
     fn = rule_maps_function(model, backprop, penultimate_layer)
     x, ids = inputs(model, images, target)
-    return fn(x, ids)[KINDS.index(kind)].numpy()
+    return fn(x, ids, rule_index(backprop))[KINDS.index(kind)].numpy()
 
 
 def gradcam(model, images, target, backprop: str = "vanilla", penultimate_layer: str | int | None = None
@@ -194,9 +184,49 @@ def renormalize(maps: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (m - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
 
 
-def guided_gradcam(model, images, target, penultimate_layer: str | int | None = None) -> np.ndarray:
-    """Classic Guided Grad-CAM (Selvaraju et al.): guided-backprop saliency x Grad-CAM, renormalised."""
-    from labkit.attribution.saliency import saliency
+def _guided_gradcam_function(ref, layer: str):
+    """``f(x, targets) -> (guided backprop, Grad-CAM)`` from one forward up to ``layer`` under the guided rule, the
+    layers above it twice (guided, then vanilla: ReLUs above the CAM layer, VGG16's fc1 and fc2, make the two
+    differ there) and one backward each; ``None`` when the layers above ``layer`` also read the layers below it."""
+    import keras
+    import tensorflow as tf
 
-    return renormalize(saliency(model, images, target, "guided") * gradcam(model, images, target, "vanilla",
-                                                                           penultimate_layer))
+    model = ref()
+    cut = model.get_layer(layer).output
+    try:
+        lower, upper = keras.Model(model.inputs, cut), keras.Model(cut, model.outputs)  # sharing the layers
+    except ValueError:  # a connection skips over the cut: no single tensor separates the two parts
+        return None
+    up = _upsampler(ref, layer)
+
+    @tf.function(input_signature=signature(model), autograph=False)
+    def both(x, targets):
+        with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            with backprop_rule(ref(), "guided"):
+                acts = lower(x, training=False)
+                guided = target_score(upper(acts, training=False), targets)
+            with backprop_rule(ref(), "vanilla"):
+                vanilla = target_score(upper(acts, training=False), targets)
+        saliency = normalize(tf.reduce_max(tf.abs(tape.gradient(guided, x)), axis=-1))
+        cam = normalize(up(tf.nn.relu(_cam("gradcam", tape.gradient(vanilla, acts), acts, vanilla))))
+        return saliency, cam
+
+    return both
+
+
+def guided_gradcam(model, images, target, penultimate_layer: str | int | None = None) -> np.ndarray:
+    """Classic Guided Grad-CAM (Selvaraju et al.): guided-backprop saliency x Grad-CAM, renormalised; both maps
+    from one forward+backward where the CAM layer separates the model (else one per rule)."""
+    from labkit.attribution.methods import cam_layer
+
+    layer = cam_layer(model, penultimate_layer)
+    check_relus(model, "guided")
+    fn = cached(model, ("guided_gradcam", "guided", layer), lambda ref: _guided_gradcam_function(ref, layer))
+    x, ids = inputs(model, images, target)
+    if fn.function is None:
+        from labkit.attribution.saliency import saliency
+
+        return renormalize(saliency(model, x, ids, "guided") * gradcam(model, x, ids, "vanilla", layer))
+    guided, cam = fn(x, ids)
+    return renormalize(guided.numpy() * cam.numpy())

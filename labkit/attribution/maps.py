@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from labkit.attribution.gradcam import KINDS, cam_function, renormalize, rule_maps_function
+from labkit.attribution._utils import rule_index
+from labkit.attribution.gradcam import KINDS, cam_function, guided_gradcam, renormalize, rule_maps_function
 from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods, spatial_layer
 from labkit.attribution.saliency import SMOOTHGRAD_BATCH, saliency_function, smoothgrad_function, smoothgrad_noise
 from labkit.attribution.scorecam import SCORECAM_BATCH, scorecam_function
@@ -39,7 +40,9 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
             raise LabkitError(f"scorecam_max_n must be in 0..{channels} (channels of {layer}; 0: all), "
                               f"got {scorecam_max_n}")
     x = input_batch(model, images)
-    needed = [k for m in names for k in (("guided_backprop", "gradcam", m) if m == "guided_gradcam" else (m,))]
+    # tf-keras-vis' Guided Grad-CAM multiplies two maps computed before it; the compiled one needs one pass
+    needed = [k for m in names for k in (("guided_backprop", "gradcam", m) if m == "guided_gradcam"
+                                         and engine == "tf-keras-vis" else (m,))]
     from tqdm import tqdm
 
     if engine == "tf-keras-vis":
@@ -48,7 +51,7 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
         one_map = compiled_map
     out: dict[str, np.ndarray] = {}
     todo = list(dict.fromkeys(needed))
-    shared = layer or spatial_layer(model)  # the CAM layer, also for saliency alone: one trace per rule
+    shared = layer or spatial_layer(model)  # the CAM layer, also for saliency alone: one trace for every rule
     if engine == "compiled" and shared is not None:  # per rule, every gradient map from one forward+backward
         out.update(fused_maps(model, x, ids, todo, shared))
     for m in tqdm([m for m in todo if m not in out], desc="attention maps", disable=not progress, leave=False):
@@ -67,7 +70,7 @@ def fused_maps(model, x: np.ndarray, ids, methods: Sequence[str], layer: str) ->
             by_rule.setdefault(rule, []).append((m, kind))
     out = {}
     for rule, group in by_rule.items():
-        maps = rule_maps_function(model, rule, layer)(x, np.asarray(ids, np.int32))
+        maps = rule_maps_function(model, rule, layer)(x, np.asarray(ids, np.int32), rule_index(rule))
         out.update({m: maps[KINDS.index(kind)].numpy() for m, kind in group})
     return out
 
@@ -84,7 +87,9 @@ def compiled_map(model, x: np.ndarray, ids, method: str, done: dict, *, smooth_s
     the same call: Guided Grad-CAM multiplies two of them)."""
     kind, rule, _ = METHODS[method]
     if kind == "product":
-        return renormalize(done["guided_backprop"] * done["gradcam"])
+        if "guided_backprop" in done and "gradcam" in done:  # both asked for: their product is free
+            return renormalize(done["guided_backprop"] * done["gradcam"])
+        return guided_gradcam(model, x, ids, layer)
     ids = np.asarray(ids, np.int32)
     if method == "smoothgrad":
         noisy = x[None] + smoothgrad_noise(x, smooth_samples, smooth_noise, seed)

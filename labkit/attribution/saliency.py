@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from labkit.attribution._utils import backprop_rule, cached, check_rule, inputs, normalize, signature, target_score
+from labkit.attribution._utils import (
+    backprop_rule,
+    cached,
+    check_rule,
+    inputs,
+    normalize,
+    rule_index,
+    signature,
+    target_score,
+)
 from labkit.errors import LabkitError, check_int, check_number
 
 # noisy copies per forward+backward: on 2 CPU cores, EfficientNet-Lite0 runs 4-8 copies a pass at ~0.9x a
@@ -79,7 +88,7 @@ def saliency(model, images, target, backprop: str = "vanilla") -> np.ndarray:
     layer = spatial_layer(model)
     if layer is None:  # no CAM layer: saliency alone
         return saliency_function(model, backprop)(x, ids).numpy()
-    return rule_maps_function(model, backprop, layer)(x, ids)[0].numpy()  # the trace the rule's CAMs share
+    return rule_maps_function(model, backprop, layer)(x, ids, rule_index(backprop))[0].numpy()  # the CAMs' trace
 
 
 def smoothgrad_noise(x: np.ndarray, samples: int = 20, noise: float = 0.20, seed: int | None = 0) -> np.ndarray:

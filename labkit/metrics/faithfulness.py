@@ -1,7 +1,7 @@
 """Faithfulness of attention maps: deletion and insertion curves and their AUC (Petsiuk et al., RISE, 2018).
 
 Our own, a few lines each: no maintained Keras 3 library has them. Every curve's steps go through one
-batched compiled forward.
+batched compiled forward; the first and last steps, the same for every map, are predicted once per image.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from labkit.errors import LabkitError
 from labkit.metrics._utils import as_maps
-from labkit.models import CAFFE_MEAN_BGR, input_batch, predict, target_ids
+from labkit.models import CAFFE_MEAN_BGR, PREDICT_BATCH, input_batch, predict, target_ids
 
 
 def random_maps(shape: Sequence[int], seed: int = 0) -> np.ndarray:
@@ -55,7 +55,16 @@ def importance_ranks(maps: np.ndarray, seed: int = 0) -> np.ndarray:
     return ranks.reshape(m.shape)
 
 
-def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, deletion):
+def _endpoints(model, x, ids, baselines, batch_size) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{baseline: (p on x, p on the filled image)}``, each image's target probability: every curve's first and
+    last step, whatever the map (no pixel or every pixel replaced), so they are predicted once."""
+    filled = [fill_images(x, b) for b in baselines]
+    probs = predict(model, np.concatenate([x, *filled]), batch_size).reshape(len(filled) + 1, len(x), -1)
+    p = probs[:, np.arange(len(x)), ids]
+    return {b: (p[0], p[i + 1]) for i, b in enumerate(baselines)}
+
+
+def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, deletion, ends=None):
     if baseline not in FILLS:
         raise LabkitError(f"unknown baseline {baseline!r}; one of {', '.join(FILLS)}")
     if steps < 1:
@@ -70,16 +79,19 @@ def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, dele
     counts = np.rint(np.linspace(0, pixels, steps + 1)).astype(np.int64)
     base = fill_images(x, baseline)
     start, end = (x, base) if deletion else (base, x)
-    # every step of every image in one batched prediction: (n, steps + 1, h, w, 3)
-    mask = (ranks[:, None] < counts[None, :, None, None])[..., None]
-    batch = np.where(mask, end[:, None], start[:, None]).astype(np.float32)
-    probs = predict(model, batch.reshape((-1,) + x.shape[1:]), batch_size)
-    probs = probs.reshape(len(x), steps + 1, -1)
-    return counts / pixels, probs[np.arange(len(x)), :, ids]
+    # the inner steps of every image in one batched prediction: (n, steps - 1, h, w, 3)
+    mask = (ranks[:, None] < counts[None, 1:-1, None, None])[..., None]
+    batch = np.where(mask, end[:, None], start[:, None]).astype(np.float32).reshape((-1,) + x.shape[1:])
+    inner = np.zeros((len(x), 0), np.float32)
+    if len(batch):
+        inner = predict(model, batch, batch_size).reshape(len(x), steps - 1, -1)[np.arange(len(x)), :, ids]
+    original, filled = (ends or _endpoints(model, x, ids, [baseline], batch_size))[baseline]
+    first, last = (original, filled) if deletion else (filled, original)
+    return counts / pixels, np.concatenate([first[:, None], inner, last[:, None]], axis=1)
 
 
 def deletion_curve(model, images, maps, targets, steps: int = 16, baseline: str = "gray", seed: int = 0,
-                   batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+                   batch_size: int = PREDICT_BATCH) -> tuple[np.ndarray, np.ndarray]:
     """Target probability as the most important pixels are replaced by ``baseline``, in ``steps``.
 
     Returns ``(fractions, curves)``: ``steps + 1`` fractions from 0 to 1, curves ``(n, steps + 1)``.
@@ -90,7 +102,7 @@ def deletion_curve(model, images, maps, targets, steps: int = 16, baseline: str 
 
 
 def insertion_curve(model, images, maps, targets, steps: int = 16, baseline: str = "blur", seed: int = 0,
-                    batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+                    batch_size: int = PREDICT_BATCH) -> tuple[np.ndarray, np.ndarray]:
     """Target probability as the most important pixels are put back into the ``baseline`` image.
 
     RISE starts insertion from a blurred copy. A faithful map makes the probability rise fast:
@@ -127,6 +139,7 @@ def faithfulness(model, images, maps: Mapping[str, np.ndarray], targets, steps: 
     todo = dict(maps)
     if reference:
         todo["random"] = random_maps(x.shape[:3], seed)
+    ends = _endpoints(model, x, ids, list(dict.fromkeys([deletion_baseline, insertion_baseline])), PREDICT_BATCH)
     rows, curves, seen = {}, {}, {}
     for name, m in tqdm(todo.items(), desc="deletion/insertion", disable=not progress, leave=False):
         key = as_maps(m).astype(np.float32).tobytes()
@@ -134,8 +147,8 @@ def faithfulness(model, images, maps: Mapping[str, np.ndarray], targets, steps: 
             rows[name], curves[name] = dict(rows[seen[key]]), curves[seen[key]]
             continue
         seen[key] = name
-        f, d = deletion_curve(model, x, m, ids, steps, deletion_baseline, seed)
-        _, ins = insertion_curve(model, x, m, ids, steps, insertion_baseline, seed)
+        f, d = _curve(model, x, m, ids, steps, deletion_baseline, seed, PREDICT_BATCH, True, ends)
+        _, ins = _curve(model, x, m, ids, steps, insertion_baseline, seed, PREDICT_BATCH, False, ends)
         curves[name] = {"fractions": f, "deletion": d, "insertion": ins}
         rows[name] = {"deletion_auc": float(auc(f, d).mean()), "insertion_auc": float(auc(f, ins).mean())}
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -17,6 +17,7 @@ Where each idea lives:
 from labkit.models.cache import cached, cached_models, release
 from labkit.models.forward import (
     OUTPUTS,
+    PREDICT_BATCH,
     check_output,
     class_scores,
     compiled_forward,
@@ -45,8 +46,8 @@ from labkit.models.registry import (
 from labkit.models.torch_pickle import read_torch_state_dict
 from labkit.models.weights import check_weights, load_model
 
-__all__ = ["ALIASES", "CAFFE_MEAN_BGR", "IMAGENET_MEAN", "IMAGENET_STD", "OFFLINE_DEFAULT", "OUTPUTS", "REGISTRY",
-           "ModelSpec", "build_efficientnet_lite", "cache_dir", "cached", "cached_models", "check_output",
+__all__ = ["ALIASES", "CAFFE_MEAN_BGR", "IMAGENET_MEAN", "IMAGENET_STD", "OFFLINE_DEFAULT", "OUTPUTS", "PREDICT_BATCH",
+           "REGISTRY", "ModelSpec", "build_efficientnet_lite", "cache_dir", "cached", "cached_models", "check_output",
            "check_weights",
            "class_scores", "compiled_forward", "input_batch", "input_gradient", "input_size", "keras_models_dir",
            "keras_weights_path", "load_model", "logits_model", "num_classes", "predict", "preprocess_layer",

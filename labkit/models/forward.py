@@ -18,6 +18,9 @@ def input_size(model) -> int:
 
 
 OUTPUTS = ("probability", "logit")
+# images per compiled forward: on 2 CPU cores EfficientNet-Lite0 runs 4-16 a pass at ~23 ms per image and 32 at
+# ~31 ms (memory traffic); VGG16 is flat (300-320 ms) from 4 to 64 (benchmarks/bench_models.py)
+PREDICT_BATCH = 16
 
 
 def input_batch(model, images) -> np.ndarray:
@@ -77,7 +80,7 @@ def class_scores(model, output: str = "probability"):
     return f
 
 
-def predict(model, images, batch_size: int = 32, output: str = "probability") -> np.ndarray:
+def predict(model, images, batch_size: int = PREDICT_BATCH, output: str = "probability") -> np.ndarray:
     """Class probabilities (``output="logit"``: the scores before the softmax) of raw RGB images of any size.
 
     One compiled forward per model and output, ``batch_size`` images at a time.
