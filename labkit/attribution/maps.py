@@ -21,10 +21,11 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
                    engine: str = "compiled") -> dict[str, np.ndarray]:
     """Attention maps ``{method: (n, h, w) in 0..1}`` for raw RGB ``images`` and one target per image.
 
-    ``engine="compiled"``: labkit's compiled maps (one ``tf.function`` per method, ~1x a forward+backward,
-    equal to tf-keras-vis' within 1e-4); ``"tf-keras-vis"``: the reference, eager, every visualiser sharing one
-    modified clone of the model. ``targets``: a class name/index for all images, one per image, or a
-    ``labkit.scores`` score. ``scorecam_max_n``: Faster-Score-CAM's channel count (``None`` or 0: every channel).
+    ``engine="compiled"``: labkit's compiled maps (each ~1x a forward+backward, equal to tf-keras-vis' within 1e-4;
+    one ``tf.function`` per CAM layer gives saliency and the CAMs under every backprop rule); ``"tf-keras-vis"``:
+    the reference, eager, every visualiser sharing one modified clone of the model. ``targets``: a class
+    name/index for all images, one per image, or a ``labkit.scores`` score. ``scorecam_max_n``: Faster-Score-CAM's
+    channel count (``None`` or 0: every channel).
     """
     if engine not in ENGINES:
         raise LabkitError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
