@@ -62,6 +62,8 @@ def test_faithfulness_table_scores_identical_maps_once(tiny_relu):
     assert curves["a"]["deletion"].shape == (2, 5)
     with pytest.raises(LabkitError, match="unknown baseline"):
         M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], deletion_baseline="white")
+    with pytest.raises(LabkitError, match="steps must be at least 1"):
+        M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], steps=0)
 
 
 def test_every_step_of_every_curve_is_the_probability_of_its_image(tiny_relu):

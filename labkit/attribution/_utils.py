@@ -88,16 +88,23 @@ def check_rule(rule: str) -> str:
 
 
 @contextmanager
-def backprop_rule(model, rule: str):
-    """``model`` as tf-keras-vis' modified clone: linear output (``ReplaceToLinear``) and the ``rule``
-    (``labkit.modifiers``: the guided/rectified rules patch ReLU and ReLU6), restored on exit.
+def backprop_rule(model, rule):
+    """``model`` as tf-keras-vis' modified clone: linear output (``ReplaceToLinear``) and the ``rule``, restored on
+    exit. ``rule``: a name, fixed in the graph (``labkit.modifiers``: the guided/rectified rules patch ReLU and
+    ReLU6), or an int32 scalar tensor, a ``RULES`` index read at run time (``_switched``): one trace then serves
+    the three rules.
 
     Used only while a ``tf.function`` traces: the graph keeps the patched activations, the model
     object is left as it was, and no clone is needed.
     """
     from labkit import modifiers
 
-    mods = modifiers.backprop_modifiers(rule)
+    def switch(model):
+        for layer in modifiers.relu_layers(model):
+            layer.activation = _switched(layer.activation, rule)
+
+    mods = modifiers.backprop_modifiers(rule) if isinstance(rule, str) else \
+        [*modifiers.backprop_modifiers("vanilla"), switch]
     saved = [(layer, layer.activation) for layer in model.layers if hasattr(layer, "activation")]
     try:
         for modifier in mods:
@@ -109,7 +116,8 @@ def backprop_rule(model, rule: str):
 
 
 def rule_index(rule: str) -> np.int32:
-    """The ``RULES`` index of ``rule``: the runtime argument of the functions traced under ``switched_rule``."""
+    """The ``RULES`` index of ``rule``: the runtime argument of the functions traced under ``backprop_rule``
+    with a tensor."""
     return np.int32(RULES.index(check_rule(rule)))
 
 
@@ -141,25 +149,6 @@ def _switched(activation, rule):
         return activation(x), grad
 
     return switched
-
-
-@contextmanager
-def switched_rule(model, rule):
-    """``model`` as tf-keras-vis' modified clone under any rule: linear output (``ReplaceToLinear``), and every
-    ReLU-family activation's backward chosen at run time by ``rule`` (``_switched``): one trace serves the three
-    rules. Restored on exit; used only while a ``tf.function`` traces, as ``backprop_rule``."""
-    from labkit import modifiers
-
-    saved = [(layer, layer.activation) for layer in model.layers if hasattr(layer, "activation")]
-    try:
-        for modifier in modifiers.backprop_modifiers("vanilla"):
-            modifier(model)
-        for layer in modifiers.relu_layers(model):
-            layer.activation = _switched(layer.activation, rule)
-        yield model
-    finally:
-        for layer, activation in saved:
-            layer.activation = activation
 
 
 def inputs(model, images, targets) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,6 @@ from labkit.attribution._utils import (
     rule_index,
     signature,
     spatial_shape,
-    switched_rule,
     target_score,
     upsampler,
 )
@@ -44,55 +43,28 @@ def _cam(kind: str, grads, acts, score):
     return tf.reduce_sum(weights * acts, axis=-1)
 
 
-def _layer_pass(ref, layer: str):
-    """``f(x, targets, rule) -> (score, activations, d score / d x, d score / d activations)``: one forward+backward
-    under ``rule`` (a str, fixed in the trace, or a ``RULES`` index tensor, read at run time), with the target's
-    score and ``layer``'s output on one tape; traced inside each compiled function below (the gradients a
-    function does not return are pruned from its graph)."""
-    import keras
-    import tensorflow as tf
-
-    model = ref()
-    both = keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])  # shares the layers
-
-    def run(x, targets, rule):
-        modified = backprop_rule(ref(), rule) if isinstance(rule, str) else switched_rule(ref(), rule)
-        with modified, tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            outputs, acts = both(x, training=False)
-            score = target_score(outputs, targets)
-        grads_x, grads = tape.gradient(score, [x, acts])
-        return score, acts, grads_x, grads
-
-    return run
-
-
 def _upsampler(ref, layer: str):
     model = ref()
     return upsampler(spatial_shape(model, layer), tuple(model.input_shape[1:3]))
 
 
-def _cam_function(ref, kind: str, rule: str, layer: str):
-    import tensorflow as tf
-
-    run, up = _layer_pass(ref, layer), _upsampler(ref, layer)
-
-    @tf.function(input_signature=signature(ref()), autograph=False)
-    def cam(x, targets):
-        score, acts, _, grads = run(x, targets, rule)
-        return normalize(up(tf.nn.relu(_cam(kind, grads, acts, score))))
-
-    return cam
-
-
 def _rule_maps_function(ref, layer: str, kinds: tuple[str, ...]):
+    """One forward+backward under ``rule`` (a ``RULES`` index tensor, read at run time), with the target's score
+    and ``layer``'s output on one tape: the gradients w.r.t. the pixels and w.r.t. ``layer`` give every map."""
+    import keras
     import tensorflow as tf
 
-    run, up = _layer_pass(ref, layer), _upsampler(ref, layer)
+    model = ref()
+    both = keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])  # shares the layers
+    up = _upsampler(ref, layer)
 
-    @tf.function(input_signature=signature(ref(), rule=True), autograph=False)
+    @tf.function(input_signature=signature(model, rule=True), autograph=False)
     def maps(x, targets, rule):
-        score, acts, grads_x, grads = run(x, targets, rule)
+        with backprop_rule(ref(), rule), tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            outputs, acts = both(x, training=False)
+            score = target_score(outputs, targets)
+        grads_x, grads = tape.gradient(score, [x, acts])
         return (*(normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)) if kind == "saliency"
                   else normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in kinds), acts, grads)
 
@@ -106,7 +78,7 @@ def rule_maps_function(model, backprop: str = "vanilla", layer: str | int | None
     """The compiled ``f(x, targets, rule_index(backprop)) -> (saliency, gradcam, gradcam++, layercam, activations,
     gradients)``, the maps ``(n, h, w)`` and the CAM ``layer``'s output and gradient ``(n, h', w', c)``, all from ONE
     forward+backward under the ``backprop`` rule: the gradients w.r.t. the pixels (saliency) and w.r.t. the CAM
-    ``layer`` (the CAMs) come from the same tape. The rule is an argument, read at run time (``switched_rule``):
+    ``layer`` (the CAMs) come from the same tape. The rule is an argument, read at run time (``backprop_rule``):
     one trace per (model, layer) serves every method of every rule (cached)."""
     from labkit.attribution.methods import cam_layer
 
@@ -116,16 +88,14 @@ def rule_maps_function(model, backprop: str = "vanilla", layer: str | int | None
     return cached(model, ("rule_maps", "any", layer), lambda ref: _rule_maps_function(ref, layer, KINDS))
 
 
-def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: str | None = None):
+def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: str | int | None = None):
     """The compiled ``f(x, targets) -> (n, h, w)`` of CAM ``kind`` (``gradcam``, ``gradcam++``, ``layercam``)
-    at ``layer`` (``None``: ``attribution.default_cam_layer``) under the ``backprop`` rule (cached)."""
-    from labkit.attribution.methods import cam_layer
-
+    at ``layer`` (``None``: ``attribution.default_cam_layer``) under the ``backprop`` rule: ``rule_maps_function``'s
+    trace, with the rule bound."""
     if kind not in CAMS:
         raise ValueError(f"unknown CAM {kind!r}; one of {', '.join(CAMS)}")
-    check_rule(backprop)  # before the model is looked at
-    layer = cam_layer(model, layer)
-    return cached(model, (kind, backprop, layer), lambda ref: _cam_function(ref, kind, backprop, layer))
+    fn, rule, index = rule_maps_function(model, backprop, layer), rule_index(backprop), KINDS.index(kind)
+    return lambda x, targets: fn(x, targets, rule)[index]
 
 
 def layer_gradients(model, images, target, layer: str | int | None = None, backprop: str = "vanilla"
@@ -152,9 +122,8 @@ def upsample_cam(cams, size: int | tuple[int, int]) -> np.ndarray:
 
 
 def _maps(kind, model, images, target, backprop, penultimate_layer) -> np.ndarray:
-    fn = rule_maps_function(model, backprop, penultimate_layer)
-    x, ids = inputs(model, images, target)
-    return fn(x, ids, rule_index(backprop))[KINDS.index(kind)].numpy()
+    fn = cam_function(model, kind, backprop, penultimate_layer)
+    return fn(*inputs(model, images, target)).numpy()
 
 
 def gradcam(model, images, target, backprop: str = "vanilla", penultimate_layer: str | int | None = None

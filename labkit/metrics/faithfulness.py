@@ -55,39 +55,48 @@ def importance_ranks(maps: np.ndarray, seed: int = 0) -> np.ndarray:
     return ranks.reshape(m.shape)
 
 
-def _endpoints(model, x, ids, baselines, batch_size) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{baseline: (p on x, p on the filled image)}``, each image's target probability: every curve's first and
-    last step, whatever the map (no pixel or every pixel replaced), so they are predicted once."""
+def _check_steps(steps: int, *baselines: str) -> None:
+    for b in baselines:
+        if b not in FILLS:
+            raise LabkitError(f"unknown baseline {b!r}; one of {', '.join(FILLS)}")
+    if steps < 1:
+        raise LabkitError(f"steps must be at least 1, got {steps}")
+
+
+def _endpoints(model, x, ids, baselines, batch_size) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{baseline: (filled images, p on x, p on the filled images)}``, each image's target probability: every
+    curve's first and last step, whatever the map (no pixel or every pixel replaced), so they are made once."""
     filled = [fill_images(x, b) for b in baselines]
     probs = predict(model, np.concatenate([x, *filled]), batch_size).reshape(len(filled) + 1, len(x), -1)
     p = probs[:, np.arange(len(x)), ids]
-    return {b: (p[0], p[i + 1]) for i, b in enumerate(baselines)}
+    return {b: (filled[i], p[0], p[i + 1]) for i, b in enumerate(baselines)}
 
 
-def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, deletion, ends=None):
-    if baseline not in FILLS:
-        raise LabkitError(f"unknown baseline {baseline!r}; one of {', '.join(FILLS)}")
-    if steps < 1:
-        raise LabkitError(f"steps must be at least 1, got {steps}")
-    x = input_batch(model, images)
-    m = as_maps(maps)
-    if m.shape != x.shape[:3]:
-        raise LabkitError(f"maps of shape {m.shape} do not match images of shape {x.shape[:3]}")
-    ids = target_ids(model, targets, len(x))
-    ranks = importance_ranks(m, seed)
+def _steps(model, x, ranks, ids, steps, ends, deletion, batch_size):
+    """``(fractions, curves)`` from the pixels' ``ranks`` and a baseline's ``_endpoints``: the inner steps of
+    every image in one batched prediction, ``(n, steps - 1, h, w, 3)``."""
+    base, original, filled = ends
     pixels = x.shape[1] * x.shape[2]
     counts = np.rint(np.linspace(0, pixels, steps + 1)).astype(np.int64)
-    base = fill_images(x, baseline)
     start, end = (x, base) if deletion else (base, x)
-    # the inner steps of every image in one batched prediction: (n, steps - 1, h, w, 3)
     mask = (ranks[:, None] < counts[None, 1:-1, None, None])[..., None]
     batch = np.where(mask, end[:, None], start[:, None]).astype(np.float32).reshape((-1,) + x.shape[1:])
     inner = np.zeros((len(x), 0), np.float32)
     if len(batch):
         inner = predict(model, batch, batch_size).reshape(len(x), steps - 1, -1)[np.arange(len(x)), :, ids]
-    original, filled = (ends or _endpoints(model, x, ids, [baseline], batch_size))[baseline]
     first, last = (original, filled) if deletion else (filled, original)
     return counts / pixels, np.concatenate([first[:, None], inner, last[:, None]], axis=1)
+
+
+def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, deletion):
+    _check_steps(steps, baseline)
+    x = input_batch(model, images)
+    m = as_maps(maps)
+    if m.shape != x.shape[:3]:
+        raise LabkitError(f"maps of shape {m.shape} do not match images of shape {x.shape[:3]}")
+    ids = target_ids(model, targets, len(x))
+    ends = _endpoints(model, x, ids, [baseline], batch_size)[baseline]
+    return _steps(model, x, importance_ranks(m, seed), ids, steps, ends, deletion, batch_size)
 
 
 def deletion_curve(model, images, maps, targets, steps: int = 16, baseline: str = "gray", seed: int = 0,
@@ -130,9 +139,7 @@ def faithfulness(model, images, maps: Mapping[str, np.ndarray], targets, steps: 
 
     x = input_batch(model, images)
     ids = target_ids(model, targets, len(x))
-    for b in (deletion_baseline, insertion_baseline):
-        if b not in FILLS:
-            raise LabkitError(f"unknown baseline {b!r}; one of {', '.join(FILLS)}")
+    _check_steps(steps, deletion_baseline, insertion_baseline)
     for name, m in maps.items():
         if as_maps(m).shape != x.shape[:3]:
             raise LabkitError(f"maps of {name!r} have shape {np.shape(m)}, images {x.shape[:3]}")
@@ -147,8 +154,9 @@ def faithfulness(model, images, maps: Mapping[str, np.ndarray], targets, steps: 
             rows[name], curves[name] = dict(rows[seen[key]]), curves[seen[key]]
             continue
         seen[key] = name
-        f, d = _curve(model, x, m, ids, steps, deletion_baseline, seed, PREDICT_BATCH, True, ends)
-        _, ins = _curve(model, x, m, ids, steps, insertion_baseline, seed, PREDICT_BATCH, False, ends)
+        ranks = importance_ranks(m, seed)  # the same order for both curves
+        f, d = _steps(model, x, ranks, ids, steps, ends[deletion_baseline], True, PREDICT_BATCH)
+        _, ins = _steps(model, x, ranks, ids, steps, ends[insertion_baseline], False, PREDICT_BATCH)
         curves[name] = {"fractions": f, "deletion": d, "insertion": ins}
         rows[name] = {"deletion_auc": float(auc(f, d).mean()), "insertion_auc": float(auc(f, ins).mean())}
     table = pd.DataFrame.from_dict(rows, orient="index")
