@@ -1,5 +1,6 @@
 """Offline model: load time (first, converting the .pth; then cached), forward/backward cost, and the compiled
-forward's time per image against its batch size (what ``models.PREDICT_BATCH`` is chosen from).
+forward's time per image against its batch size (what ``models.PREDICT_BATCH`` is chosen from); then the input
+gradient of a VGG16 fc1-sized ``Dense`` (25088 -> 4096), Keras' own against ``labkit.models.layers``'.
 
     .venv/bin/python benchmarks/bench_models.py [--model vgg16]   # --model: the batch sweep's model
 """
@@ -12,6 +13,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -39,6 +41,41 @@ def batch_sweep(model, sizes=(1, 2, 4, 8, 16, 32, 64), rounds: int = 3) -> None:
             per_image[b].append((time.perf_counter() - t) / len(big) * 1e3)
     print(f"{model.name}, compiled forward, ms per image by batch size (PREDICT_BATCH = {models.PREDICT_BATCH}): "
           + ", ".join(f"{b}: {statistics.median(v):.1f}" for b, v in per_image.items()))
+
+
+def dense_gradient(batches=(1, 4, 8), rounds: int = 5) -> None:
+    """ms per input gradient of a 25088 -> 4096 ``Dense`` (VGG16's fc1, random weights), compiled, Keras' own
+    against labkit's, median of interleaved rounds."""
+    from labkit.models.layers import with_fast_dense
+
+    inputs = keras.Input((25088,))
+    plain = keras.Model(inputs, keras.layers.Dense(4096, name="fc1")(inputs))
+    fast = with_fast_dense(plain)
+    fast.set_weights(plain.get_weights())
+
+    def gradient(model):
+        @tf.function
+        def f(x):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                y = tf.reduce_sum(model(x))
+            return tape.gradient(y, x)
+
+        return f
+
+    fns = {"keras": gradient(plain), "labkit": gradient(fast)}
+    for b in batches:
+        x = tf.random.stateless_uniform((b, 25088), seed=(0, b))
+        times = {name: [] for name in fns}
+        for _ in range(rounds):
+            for name, f in fns.items():
+                f(x)
+                t = time.perf_counter()
+                f(x).numpy()
+                times[name].append((time.perf_counter() - t) * 1e3)
+        k, lab = (statistics.median(times[name]) for name in fns)
+        print(f"fc1-sized Dense, input gradient of {b} vector(s): Keras {k:.0f} ms, labkit {lab:.0f} ms "
+              f"({k / lab:.1f}x)")
 
 
 def main():
@@ -75,6 +112,7 @@ def main():
     print(f"batch 4: forward {f * 1e3:.0f} ms, compiled fwd+bwd {c * 1e3:.0f} ms, eager fwd+bwd {e * 1e3:.0f} ms "
           f"(eager/compiled = {e / c:.1f}x)")
     batch_sweep(model if args.model == "efficientnet_lite0" else models.load_model(args.model))
+    dense_gradient()
 
 
 if __name__ == "__main__":

@@ -51,33 +51,65 @@ def normalize_map(m) -> np.ndarray:
     return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
 
 
+def blend(image, heat, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """``heat`` (0..1) coloured by ``cmap`` over ``image``, as one RGB image in 0..1: what ``imshow(image)`` then
+    ``imshow(heat, alpha=alpha)`` draw. ``image=None``: the coloured heat alone."""
+    colour = plt.get_cmap(cmap)(np.clip(heat, 0, 1))[..., :3].astype(np.float32)
+    if image is None:
+        return colour
+    return (1 - alpha) * _as_rgb(image) + alpha * colour
+
+
+def _as_rgb(image) -> np.ndarray:
+    shown = _as_display(image)
+    rgb = shown / np.float32(255) if shown.dtype == np.uint8 else shown.astype(np.float32)
+    return np.repeat(rgb[..., None], 3, axis=-1) if rgb.ndim == 2 else rgb
+
+
+def _resized(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from scipy.ndimage import zoom
+
+    return a if a.shape[:2] == shape else zoom(a, (shape[0] / a.shape[0], shape[1] / a.shape[1]), order=1)
+
+
 def overlay_grid(images: Sequence, maps: Mapping[str, Sequence], row_titles: Sequence[str] | None = None,
                  alpha: float = 0.5, cmap: str = "jet", size: float = 2.6, overlay: bool = True):
-    """Images (rows) x methods (columns): each method's map over its image; returns the figure."""
+    """Images (rows) x methods (columns): each method's map over its image (``overlay=False``: the map alone);
+    returns the figure, ``size`` inches a row, its titles included.
+
+    The panels are laid out in NumPy and drawn as one picture with the titles above them: 48 separate axes took
+    three times as long to make and draw (1.2 s) as the rest."""
     methods = list(maps)
     n = len(images)
     for m in methods:
         if len(maps[m]) != n:
             raise LabkitError(f"method {m!r} has {len(maps[m])} maps for {n} images")
+    if n == 0:
+        raise LabkitError("overlay_grid needs at least one image")
     ncols = len(methods) + 1
-    fig, axes = plt.subplots(n, ncols, figsize=(size * ncols, size * n), squeeze=False)
+    h, w = _as_rgb(images[0]).shape[:2]
+    title, gap = 0.4, 0.04  # inches above each panel for its title; space between columns, a fraction of a panel
+    panel = size - title
+    band, space = round(h * title / panel), round(w * gap)  # the same, in the panels' pixels
+    canvas = np.ones((n * (band + h), ncols * w + (ncols - 1) * space, 3), np.float32)
+    fig = plt.figure(figsize=(canvas.shape[1] * panel / h, size * n))
+    ax = fig.add_axes((0, 0, 1, 1))
     for i in range(n):
-        base = _as_display(images[i])
-        axes[i, 0].imshow(base)
-        axes[i, 0].set_title(row_titles[i] if row_titles else "image", fontsize=9)
-        for j, m in enumerate(methods, start=1):
-            heat = normalize_map(maps[m][i])
-            ax = axes[i, j]
-            if overlay:
-                ax.imshow(base)
-                ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+        base = _resized(_as_rgb(images[i]), (h, w))
+        top = i * (band + h) + band
+        for j in range(ncols):
+            left = j * (w + space)
+            if j == 0:
+                tile, label = base, row_titles[i] if row_titles else "image"
             else:
-                ax.imshow(heat, cmap=cmap, vmin=0, vmax=1)
-            if i == 0:
-                ax.set_title(m, fontsize=10)
-    for ax in axes.flat:
-        ax.axis("off")
-    fig.tight_layout()
+                m = methods[j - 1]
+                heat = _resized(normalize_map(maps[m][i]), (h, w))
+                tile, label = blend(base if overlay else None, heat, alpha, cmap), m if i == 0 else None
+            canvas[top:top + h, left:left + w] = tile
+            if label:
+                ax.text(left + w / 2, top - band * 0.1, label, ha="center", va="bottom", fontsize=9 if j == 0 else 10)
+    ax.imshow(np.rint(canvas * 255).astype(np.uint8), interpolation="antialiased")
+    ax.axis("off")
     return fig
 
 
@@ -150,6 +182,24 @@ def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    return path
+
+
+def show(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a figure as PNG (``save_png``) and show that PNG in the notebook, then close the figure.
+
+    The figure is drawn once: ``plt.show()`` after saving would draw and encode it a second time (a 4 x 12 grid
+    of maps, 1.7 s). Outside IPython it is only saved.
+    """
+    path = save_png(fig, path, dpi)
+    plt.close(fig)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return path
+    if get_ipython() is not None:
+        display(Image(data=path.read_bytes(), format="png"))
     return path
 
 

@@ -56,19 +56,32 @@ def test_lite0_matches_tf_keras_vis(lite0_maps, method):
 
 
 @pytest.mark.parametrize("net", ["relu", "relu6"])
-def test_guided_gradcam_alone_is_one_pass_and_the_same_map(tiny_maps, tiny_relu, tiny_relu6, net):
-    """Alone, Guided Grad-CAM runs the layers above the CAM layer under both rules in one pass (``conv2``: the
-    ReLUs above it make guided and vanilla differ there); the same map as tf-keras-vis' product of two."""
+def test_guided_gradcam_alone_is_one_pass_and_the_same_map(tiny_maps, tiny_relu, tiny_relu6, net, monkeypatch):
+    """Alone, Guided Grad-CAM is one call of the rule maps' trace under the guided rule, whose layers above the CAM
+    layer also run under the vanilla rule (``conv2``: the ReLUs above it make guided and vanilla differ there);
+    the same map as tf-keras-vis' product of two."""
     model = {"relu": tiny_relu, "relu6": tiny_relu6}[net]
     reference = tiny_maps[net][1]["guided_gradcam"]
     A.release(model)
     alone = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="conv2", progress=False)
     _assert_same(alone["guided_gradcam"], reference, "guided_gradcam")
-    assert set(A.functions(model)) == {("guided_gradcam", "guided", "conv2")}  # no pass per rule
+    assert set(A.functions(model)) == {("rule_maps", "any", "conv2")}  # the trace every other map uses
+    fn = A.functions(model)[("rule_maps", "any", "conv2")]
+    from labkit.attribution._utils import rule_index
+
+    calls, traced = [], fn.function
+    monkeypatch.setattr(fn, "function", lambda *args: calls.append(args[2]) or traced(*args))
+    _assert_same(A.guided_gradcam(model, X32, [1, 2], "conv2"), reference, "guided_gradcam")
+    assert calls == [rule_index("guided")]  # one forward+backward
 
 
 def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
+    """``b``'s output is added to ``a``'s: the model cannot be cut at ``b``, so a vanilla pass of its own gives the
+    Grad-CAM (and ``attention_maps`` multiplies the two maps it has)."""
     import keras
+
+    from labkit.attribution._utils import rule_index
+    from labkit.attribution.gradcam import rule_maps_function
 
     inputs = keras.Input((32, 32, 3))
     a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
@@ -78,6 +91,10 @@ def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
     both = A.attention_maps(model, X32, [1, 2], ["guided_backprop", "gradcam", "guided_gradcam"],
                             penultimate_layer="b", progress=False, engine="tf-keras-vis")
     _assert_same(A.guided_gradcam(model, X32, [1, 2], "b"), both["guided_gradcam"], "guided_gradcam")
+    compiled = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="b", progress=False)
+    _assert_same(compiled["guided_gradcam"], both["guided_gradcam"], "guided_gradcam")
+    guided = rule_maps_function(model, "guided", "b")(X32, np.int32([1, 2]), rule_index("guided"))
+    assert "vanilla_gradcam" not in guided
 
 
 def test_relu6_passes_no_gradient_above_six():
@@ -117,6 +134,12 @@ def test_smoothgrad_same_seed_same_draw_as_tf_keras_vis(tiny_relu, monkeypatch):
     monkeypatch.undo()
     assert len(drawn) == 1 and drawn[0].shape == (3, 2, 32, 32, 3)
     np.testing.assert_array_equal(A.smoothgrad_noise(X32, 3, 0.3, seed=7), drawn[0].astype(np.float32))
+    other = (X32 * 0.5 + 10).astype(np.float32)  # same shape and seed: the standard normal draw is reused
+    spread = (other.max(axis=(1, 2, 3)) - other.min(axis=(1, 2, 3))).reshape(1, 2, 1, 1, 1)
+    np.testing.assert_array_equal(A.smoothgrad_noise(other, 3, 0.3, seed=7), np.random.RandomState(7).normal(
+        0.0, np.float32(0.3) * spread, (3, *X32.shape)).astype(np.float32))
+    np.random.seed(7)
+    np.testing.assert_array_equal(A.smoothgrad_noise(X32, 3, 0.3, seed=None), drawn[0].astype(np.float32))
     ours = A.smoothgrad(tiny_relu, X32, [1, 2], samples=3, noise=0.3, seed=7)
     _assert_same(ours, ref, "smoothgrad")
     np.testing.assert_array_equal(ours, A.smoothgrad(tiny_relu, X32, [1, 2], samples=3, noise=0.3, seed=7))
@@ -163,9 +186,8 @@ def test_each_function_is_traced_once_whatever_the_batch(tiny_relu6):
     A.scorecam(model, X32[:1], 7, max_n=9, batch_size=3)
     A.saliency(model, X32, [1, 2], "vanilla")
     A.gradcam(model, X32, [1, 2], "guided", "conv2")
-    fns = A.functions(model)  # one trace per layer serves saliency and every CAM of every rule
-    assert set(fns) == {("rule_maps", "any", "conv3"), ("smoothgrad", "vanilla", None),
-                        ("rule_maps", "any", "conv2"), ("scorecam", "vanilla", "conv3")}
+    fns = A.functions(model)  # one trace per layer serves saliency, SmoothGrad and every CAM of every rule
+    assert set(fns) == {("rule_maps", "any", "conv3"), ("rule_maps", "any", "conv2"), ("scorecam", "vanilla", "conv3")}
     assert {key: f.experimental_get_tracing_count() for key, f in fns.items()} == {key: 1 for key in fns}
 
 

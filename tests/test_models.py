@@ -9,6 +9,7 @@ import pytest
 
 from labkit import LabkitError, imagenet, images, models, testing
 from labkit.models import weights
+from labkit.models.layers import dense_class, with_fast_dense
 from labkit.models.lite import lite_package_file
 
 DATA = Path(__file__).parent / "data"
@@ -198,3 +199,31 @@ def test_weights_in_keras_published_layout_load_into_the_registry_model(name, bu
     x = images.fit_batch(["chelsea", "coffee"], 224).astype(np.float32)
     expected = base.predict(getattr(keras.applications, preprocess).preprocess_input(x.copy()), verbose=0)
     np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-6)
+    assert type(ours.get_layer("predictions")) is dense_class()  # the input gradient that VGG16's fc1 needs
+    keras.Model(ours.inputs, ours.layers[-3].output)  # a part of it is a model of its own, as the CAM methods cut
+
+
+def test_fast_dense_gives_keras_outputs_and_gradients():
+    """labkit's ``Dense`` (the Keras applications' classifier layers): Keras' outputs, input gradients and kernel
+    gradients, to float32 rounding; clones (tf-keras-vis clones models) keep it; other inputs take Keras' call."""
+    import tensorflow as tf
+
+    inputs = keras.Input((6, 6, 3), name="image")
+    hidden = keras.layers.Dense(32, activation="relu", name="fc")(keras.layers.Flatten(name="flatten")(inputs))
+    plain = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="predictions")(hidden))
+    fast = with_fast_dense(plain)
+    fast.set_weights(plain.get_weights())
+    assert [type(layer) is dense_class() for layer in fast.layers] == [False, False, True, True]
+    x = tf.random.stateless_uniform((5, 6, 6, 3), seed=(0, 1), maxval=255.0)
+
+    def gradients(model):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_sum(model(x) * tf.range(10, dtype=tf.float32))
+        return [score, *tape.gradient(score, [x, *model.trainable_weights])]
+
+    for a, b in zip(gradients(plain), gradients(fast), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-9)
+    assert type(keras.models.clone_model(fast).get_layer("fc")) is dense_class()
+    sequence = tf.ones((2, 3, 108))  # not a batch of vectors: Keras' own call
+    np.testing.assert_allclose(fast.get_layer("fc")(sequence), plain.get_layer("fc")(sequence), rtol=1e-6)

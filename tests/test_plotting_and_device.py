@@ -23,6 +23,25 @@ def test_grids_and_attribution_views_save_png(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_show_saves_once_and_closes_the_figure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    imgs = np.zeros((2, 16, 16, 3), np.uint8)
+    fig = plotting.overlay_grid(imgs, {"a": np.random.rand(2, 4, 4)}, ["x", "y"])  # a map smaller than its image
+    path = plotting.show(fig, tmp_path / "sub" / "grid.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(fig.number)
+
+
+def test_blend_is_the_alpha_overlay():
+    import matplotlib
+
+    heat = np.array([[0.0, 1.0], [0.5, 0.25]])
+    colour = matplotlib.colormaps["jet"](heat)[..., :3]
+    white = np.full((2, 2, 3), 255, np.uint8)
+    np.testing.assert_allclose(plotting.blend(white, heat, alpha=0.25), 0.75 + 0.25 * colour, atol=1e-6)
+    np.testing.assert_allclose(plotting.blend(None, heat), colour, atol=1e-6)
+
+
 def test_attribution_scale_clips_outliers():
     a = np.zeros((10, 10))
     a[0, 0], a[1, 1] = 100.0, 1.0

@@ -48,44 +48,81 @@ def _upsampler(ref, layer: str):
     return upsampler(spatial_shape(model, layer), tuple(model.input_shape[1:3]))
 
 
-def _rule_maps_function(ref, layer: str, kinds: tuple[str, ...]):
+def _split(model, layer: str):
+    """``(lower, upper)``: Keras models from the input to ``layer``'s output and from there to the output, sharing
+    ``model``'s layers; ``None`` when a connection skips over ``layer`` (no single tensor separates the two)."""
+    import keras
+
+    cut = model.get_layer(layer).output
+    try:
+        return keras.Model(model.inputs, cut), keras.Model(cut, model.outputs)
+    except ValueError:
+        return None
+
+
+def _rule_maps_function(ref, layer: str):
     """One forward+backward under ``rule`` (a ``RULES`` index tensor, read at run time), with the target's score
-    and ``layer``'s output on one tape: the gradients w.r.t. the pixels and w.r.t. ``layer`` give every map."""
+    and ``layer``'s output on one tape: the gradients w.r.t. the pixels and w.r.t. ``layer`` give every map.
+
+    Where ``layer`` separates the model, under the guided and rectified rules the layers above it also run under
+    the vanilla rule, from the same activations: Guided Grad-CAM's Grad-CAM (``vanilla_gradcam``) comes from the
+    guided pass, at the cost of the classifier head's layers (ReLUs above the CAM layer, VGG16's fc1 and fc2,
+    make the two rules differ there)."""
     import keras
     import tensorflow as tf
 
     model = ref()
-    both = keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])  # shares the layers
+    parts = _split(model, layer)
+    both = None if parts else keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])
     up = _upsampler(ref, layer)
 
     @tf.function(input_signature=signature(model, rule=True), autograph=False)
     def maps(x, targets, rule):
-        with backprop_rule(ref(), rule), tf.GradientTape(watch_accessed_variables=False) as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
-            outputs, acts = both(x, training=False)
-            score = target_score(outputs, targets)
+            with backprop_rule(ref(), rule):
+                if parts:
+                    acts = parts[0](x, training=False)
+                    outputs = parts[1](acts, training=False)
+                else:
+                    outputs, acts = both(x, training=False)
+                score = target_score(outputs, targets)
         grads_x, grads = tape.gradient(score, [x, acts])
-        return (*(normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)) if kind == "saliency"
-                  else normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in kinds), acts, grads)
+        out = {kind: normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in CAMS}
+        out.update(saliency=normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)), input_gradients=grads_x,
+                   activations=acts, gradients=grads)
+        if parts:  # under the vanilla rule, Grad-CAM itself
+            out["vanilla_gradcam"] = tf.cond(tf.equal(rule, 0), lambda: out["gradcam"], lambda: head(acts, targets))
+        return out
+
+    def head(acts, targets):
+        """Grad-CAM from the layers above ``layer`` under the vanilla rule, on a tape of its own (one shared with
+        the pass below would trace that pass's backward again)."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(acts)
+            with backprop_rule(ref(), "vanilla"):
+                score = target_score(parts[1](acts, training=False), targets)
+        return normalize(up(tf.nn.relu(_cam("gradcam", tape.gradient(score, acts), acts, score))))
 
     return maps
 
 
-KINDS = ("saliency", *CAMS)  # what one forward+backward of a rule gives (then the layer's activations, gradients)
+KINDS = ("saliency", *CAMS)  # the maps of one forward+backward of a rule
 
 
 def rule_maps_function(model, backprop: str = "vanilla", layer: str | int | None = None):
-    """The compiled ``f(x, targets, rule_index(backprop)) -> (saliency, gradcam, gradcam++, layercam, activations,
-    gradients)``, the maps ``(n, h, w)`` and the CAM ``layer``'s output and gradient ``(n, h', w', c)``, all from ONE
-    forward+backward under the ``backprop`` rule: the gradients w.r.t. the pixels (saliency) and w.r.t. the CAM
+    """The compiled ``f(x, targets, rule_index(backprop)) -> {name: tensor}``: the ``KINDS`` maps ``(n, h, w)``, the
+    target score's ``input_gradients`` ``(n, h, w, c)``, the CAM ``layer``'s ``activations`` and ``gradients``
+    ``(n, h', w', c)`` and, where ``layer`` separates the model, ``vanilla_gradcam``, all from ONE forward+backward
+    under the ``backprop`` rule: the gradients w.r.t. the pixels (saliency, SmoothGrad) and w.r.t. the CAM
     ``layer`` (the CAMs) come from the same tape. The rule is an argument, read at run time (``backprop_rule``):
-    one trace per (model, layer) serves every method of every rule (cached)."""
+    one trace per (model, layer) serves every gradient method of every rule (cached)."""
     from labkit.attribution.methods import cam_layer
 
     check_rule(backprop)  # before the model is looked at
     layer = cam_layer(model, layer)
     check_relus(model, backprop)
-    return cached(model, ("rule_maps", "any", layer), lambda ref: _rule_maps_function(ref, layer, KINDS))
+    return cached(model, ("rule_maps", "any", layer), lambda ref: _rule_maps_function(ref, layer))
 
 
 def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: str | int | None = None):
@@ -94,8 +131,8 @@ def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer:
     trace, with the rule bound."""
     if kind not in CAMS:
         raise ValueError(f"unknown CAM {kind!r}; one of {', '.join(CAMS)}")
-    fn, rule, index = rule_maps_function(model, backprop, layer), rule_index(backprop), KINDS.index(kind)
-    return lambda x, targets: fn(x, targets, rule)[index]
+    fn, rule = rule_maps_function(model, backprop, layer), rule_index(backprop)
+    return lambda x, targets: fn(x, targets, rule)[kind]
 
 
 def layer_gradients(model, images, target, layer: str | int | None = None, backprop: str = "vanilla"
@@ -105,8 +142,8 @@ def layer_gradients(model, images, target, layer: str | int | None = None, backp
     trace of ``rule_maps_function``, which the maps of that rule and layer share)."""
     fn = rule_maps_function(model, backprop, layer)
     x, ids = inputs(model, images, target)
-    acts, grads = fn(x, ids, rule_index(backprop))[len(KINDS):]
-    return acts.numpy(), grads.numpy()
+    out = fn(x, ids, rule_index(backprop))
+    return out["activations"].numpy(), out["gradients"].numpy()
 
 
 def upsample_cam(cams, size: int | tuple[int, int]) -> np.ndarray:
@@ -153,49 +190,14 @@ def renormalize(maps: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (m - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
 
 
-def _guided_gradcam_function(ref, layer: str):
-    """``f(x, targets) -> (guided backprop, Grad-CAM)`` from one forward up to ``layer`` under the guided rule, the
-    layers above it twice (guided, then vanilla: ReLUs above the CAM layer, VGG16's fc1 and fc2, make the two
-    differ there) and one backward each; ``None`` when the layers above ``layer`` also read the layers below it."""
-    import keras
-    import tensorflow as tf
-
-    model = ref()
-    cut = model.get_layer(layer).output
-    try:
-        lower, upper = keras.Model(model.inputs, cut), keras.Model(cut, model.outputs)  # sharing the layers
-    except ValueError:  # a connection skips over the cut: no single tensor separates the two parts
-        return None
-    up = _upsampler(ref, layer)
-
-    @tf.function(input_signature=signature(model), autograph=False)
-    def both(x, targets):
-        with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            with backprop_rule(ref(), "guided"):
-                acts = lower(x, training=False)
-                guided = target_score(upper(acts, training=False), targets)
-            with backprop_rule(ref(), "vanilla"):
-                vanilla = target_score(upper(acts, training=False), targets)
-        saliency = normalize(tf.reduce_max(tf.abs(tape.gradient(guided, x)), axis=-1))
-        cam = normalize(up(tf.nn.relu(_cam("gradcam", tape.gradient(vanilla, acts), acts, vanilla))))
-        return saliency, cam
-
-    return both
-
-
 def guided_gradcam(model, images, target, penultimate_layer: str | int | None = None) -> np.ndarray:
     """Classic Guided Grad-CAM (Selvaraju et al.): guided-backprop saliency x Grad-CAM, renormalised; both maps
-    from one forward+backward where the CAM layer separates the model (else one per rule)."""
-    from labkit.attribution.methods import cam_layer
-
-    layer = cam_layer(model, penultimate_layer)
-    check_relus(model, "guided")
-    fn = cached(model, ("guided_gradcam", "guided", layer), lambda ref: _guided_gradcam_function(ref, layer))
+    from one forward+backward of ``rule_maps_function`` where the CAM layer separates the model (else one per
+    rule)."""
+    fn = rule_maps_function(model, "guided", penultimate_layer)
     x, ids = inputs(model, images, target)
-    if fn.function is None:
-        from labkit.attribution.saliency import saliency
-
-        return renormalize(saliency(model, x, ids, "guided") * gradcam(model, x, ids, "vanilla", layer))
-    guided, cam = fn(x, ids)
-    return renormalize(guided.numpy() * cam.numpy())
+    guided = fn(x, ids, rule_index("guided"))
+    cam = guided.get("vanilla_gradcam")
+    if cam is None:  # a connection skips the CAM layer: a vanilla pass of its own
+        cam = fn(x, ids, rule_index("vanilla"))["gradcam"]
+    return renormalize(guided["saliency"].numpy() * cam.numpy())

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from labkit.attribution._utils import rule_index
-from labkit.attribution.gradcam import KINDS, cam_function, guided_gradcam, renormalize, rule_maps_function
-from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods, spatial_layer
-from labkit.attribution.saliency import SMOOTHGRAD_BATCH, saliency_function, smoothgrad_function, smoothgrad_noise
+from labkit.attribution.gradcam import KINDS, guided_gradcam, renormalize, rule_maps_function
+from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods
+from labkit.attribution.saliency import SMOOTHGRAD_BATCH, smoothgrad_function, smoothgrad_noise
 from labkit.attribution.scorecam import SCORECAM_BATCH, scorecam_function
 from labkit.errors import LabkitError
 from labkit.models import input_batch, target_ids
@@ -41,7 +41,7 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
             raise LabkitError(f"scorecam_max_n must be in 0..{channels} (channels of {layer}; 0: all), "
                               f"got {scorecam_max_n}")
     x = input_batch(model, images)
-    # tf-keras-vis' Guided Grad-CAM multiplies two maps computed before it; the compiled one needs one pass
+    # tf-keras-vis' Guided Grad-CAM multiplies two maps computed before it; the compiled one is in the guided pass
     needed = [k for m in names for k in (("guided_backprop", "gradcam", m) if m == "guided_gradcam"
                                          and engine == "tf-keras-vis" else (m,))]
     from tqdm import tqdm
@@ -52,9 +52,8 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
         one_map = compiled_map
     out: dict[str, np.ndarray] = {}
     todo = list(dict.fromkeys(needed))
-    shared = layer or spatial_layer(model)  # the CAM layer, also for saliency alone: one trace for every rule
-    if engine == "compiled" and shared is not None:  # per rule, every gradient map from one forward+backward
-        out.update(fused_maps(model, x, ids, todo, shared))
+    if engine == "compiled":  # per rule, every gradient map from one forward+backward (saliency alone too)
+        out.update(fused_maps(model, x, ids, todo, layer or cam_layer(model)))
     for m in tqdm([m for m in todo if m not in out], desc="attention maps", disable=not progress, leave=False):
         out[m] = one_map(model, x, ids, m, out, smooth_samples=smooth_samples, smooth_noise=smooth_noise,
                          layer=layer, scorecam_max_n=scorecam_max_n, seed=seed)
@@ -62,17 +61,22 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
 
 
 def fused_maps(model, x: np.ndarray, ids, methods: Sequence[str], layer: str) -> dict[str, np.ndarray]:
-    """The saliency-type and CAM methods among ``methods``, grouped by backprop rule: one compiled forward+backward
-    per rule gives the saliency and every CAM of that rule (``rule_maps_function``)."""
+    """The saliency-type and CAM methods among ``methods`` and Guided Grad-CAM, grouped by backprop rule: one
+    compiled forward+backward per rule gives the saliency and every CAM of that rule (``rule_maps_function``),
+    and the guided one also Guided Grad-CAM's Grad-CAM where the CAM layer separates the model."""
     by_rule: dict[str, list[tuple[str, str]]] = {}
     for m in methods:
         kind, rule, _ = METHODS[m]
-        if m != "smoothgrad" and kind in KINDS:
+        if m != "smoothgrad" and (kind in KINDS or kind == "product"):
             by_rule.setdefault(rule, []).append((m, kind))
     out = {}
     for rule, group in by_rule.items():
         maps = rule_maps_function(model, rule, layer)(x, np.asarray(ids, np.int32), rule_index(rule))
-        out.update({m: maps[KINDS.index(kind)].numpy() for m, kind in group})
+        for m, kind in group:
+            if kind != "product":
+                out[m] = maps[kind].numpy()
+            elif "vanilla_gradcam" in maps:  # else compiled_map multiplies two passes
+                out[m] = renormalize(maps["saliency"].numpy() * maps["vanilla_gradcam"].numpy())
     return out
 
 
@@ -94,10 +98,8 @@ def compiled_map(model, x: np.ndarray, ids, method: str, done: dict, *, smooth_s
     ids = np.asarray(ids, np.int32)
     if method == "smoothgrad":
         noisy = x[None] + smoothgrad_noise(x, smooth_samples, smooth_noise, seed)
-        return smoothgrad_function(model, rule)(noisy, ids, SMOOTHGRAD_BATCH).numpy()
-    if kind == "saliency":
-        return saliency_function(model, rule)(x, ids).numpy()
+        return smoothgrad_function(model, rule, layer)(noisy, ids, SMOOTHGRAD_BATCH).numpy()
     if kind == "scorecam":
         channels = int(model.get_layer(layer).output.shape[-1])
         return scorecam_function(model, layer)(x, ids, scorecam_max_n or channels, SCORECAM_BATCH).numpy()
-    return cam_function(model, kind, rule, layer)(x, ids).numpy()
+    return rule_maps_function(model, rule, layer)(x, ids, rule_index(rule))[kind].numpy()

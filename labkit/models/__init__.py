@@ -10,6 +10,7 @@ Where each idea lives:
 - ``preprocessing``: the ``Preprocess`` layer and the ImageNet means;
 - ``weights``: ``load_model`` and ``check_weights`` (Keras' cache, a file, or the offline packages);
 - ``lite``: the EfficientNet-Lite architecture; ``torch_pickle``: the NumPy reader of its weights;
+- ``layers``: ``Dense`` with a fast input gradient, in the Keras applications (VGG16's fc1);
 - ``forward``: ``predict``, ``logits_model``, ``input_gradient``, ``target_ids``, input batches;
 - ``cache``: the per-model cache of compiled functions and clones, and ``release``.
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from labkit.errors import LabkitError
+from labkit.models.layers import with_fast_dense
 from labkit.models.lite import lite_package_file, load_lite
 from labkit.models.preprocessing import preprocess_layer
 from labkit.models.registry import ModelSpec, how_to_get, keras_models_dir, resolve_auto, spec
@@ -96,7 +97,7 @@ def _load_keras_app(s: ModelSpec, weights: Path | None):
     x = preprocess_layer(s.preprocess)(inputs)
     kwargs = {"include_preprocessing": True} if s.name == "mobilenet_v3_small" else {}
     base = builders[s.name](weights=None, input_tensor=x, classifier_activation="softmax", **kwargs)
-    model = keras.Model(inputs, base.output, name=s.name)
+    model = with_fast_dense(keras.Model(inputs, base.output, name=s.name))
     if weights is not None:
         with warnings.catch_warnings(record=True) as caught:  # Keras warns once per layer it cannot fill
             warnings.simplefilter("always")
