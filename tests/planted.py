@@ -48,11 +48,9 @@ def solution_cells(lab_name: str) -> dict[str, str]:
 
 def source(name: str, bug: bool = False) -> str:
     """Exercise ``name``'s reference solution, or the solution with its planted bug."""
-    from labkit import exercises
-
-    lab = exercises.get(name).lab_number
     from labkit import labs
 
+    lab = labs.exercise(name).lab_number
     code = solution_cells(labs.get(lab).name)[name]
     if bug:
         old, new = BUGS[name]
@@ -63,8 +61,8 @@ def source(name: str, bug: bool = False) -> str:
 
 def functions(name: str, bug: bool = False) -> dict:
     """The functions exercise ``name`` defines, from its reference solution (or with its bug)."""
-    from labkit import exercises
+    from labkit import labs
 
     namespace: dict = {}
     exec(SETUP + source(name, bug), namespace)  # noqa: S102 - the repository's own notebook code
-    return {n: namespace[n] for n in exercises.get(name).defines}
+    return {n: namespace[n] for n in labs.exercise(name).defines}

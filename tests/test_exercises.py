@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from planted import BUGS, functions
 
-from labkit import exercises, labs
+from labkit import labs, student
 
 CODING = [e.name for lab in labs.LABS.values() for e in lab.exercises if not e.written]
 SEED = 20261130
@@ -13,7 +13,7 @@ SEED = 20261130
 
 def hidden(name: str, fns: dict) -> tuple[bool, str]:
     """The grader's three steps, in one process: unseen inputs, the student's run, the comparison."""
-    checker = exercises.get(name).checker
+    checker = labs.exercise(name).checker
     inputs = checker.inputs(SEED)
     return checker.grade(inputs, checker.run(fns, inputs))
 
@@ -28,7 +28,7 @@ def test_every_lab_has_three_coding_and_two_written_exercises():
 @pytest.mark.parametrize("name", CODING)
 def test_the_reference_solution_passes(name):
     fns = functions(name)
-    assert exercises.get(name).checker.public(fns) == []
+    assert labs.exercise(name).checker.public(fns) == []
     assert hidden(name, fns) == (True, "") or hidden(name, fns)[0]
 
 
@@ -37,11 +37,11 @@ def test_a_planted_bug_fails_its_exercise_only(name, capsys):
     buggy = functions(name, bug=True)
     passed, message = hidden(name, buggy)
     assert not passed and message
-    assert not exercises.check(name, buggy)
+    assert not student.check(name, buggy)
     said = capsys.readouterr().out
     assert f"exercise {name}:" in said and "public checks pass" not in said
     # the other exercises of its lab, on their references, are not affected
-    lab = labs.get(exercises.get(name).lab_number)
+    lab = labs.get(labs.exercise(name).lab_number)
     for other in lab.exercises:
         if not other.written and other.name != name:
             assert hidden(other.name, functions(other.name))[0], other.name
@@ -49,7 +49,7 @@ def test_a_planted_bug_fails_its_exercise_only(name, capsys):
 
 def test_the_messages_never_show_a_hidden_input_or_an_expected_value():
     for name in CODING:
-        checker = exercises.get(name).checker
+        checker = labs.exercise(name).checker
         inputs = checker.inputs(SEED)
         _, message = checker.grade(inputs, checker.run(functions(name, bug=True), inputs))
         numbers = {f"{v:g}" for a in inputs.values() for v in np.ravel(a)[:50] if np.ndim(a) <= 1 and v > 9}
@@ -61,22 +61,22 @@ def test_a_stub_is_not_done(capsys):
     def stripe_masks(k, size):
         raise NotImplementedError("exercise 4.1 is not done yet")
 
-    assert not exercises.check("4.1", {"stripe_masks": stripe_masks})
+    assert not student.check("4.1", {"stripe_masks": stripe_masks})
     assert "not done yet" in capsys.readouterr().out
-    assert not exercises.check("4.1", {})
+    assert not student.check("4.1", {})
     assert "no function stripe_masks" in capsys.readouterr().out
 
 
 def test_a_written_question_has_nothing_to_check(capsys):
-    assert not exercises.check("4.4", {})
+    assert not student.check("4.4", {})
     assert "written answer" in capsys.readouterr().out
 
 
 def test_an_unknown_exercise_is_a_clear_error():
     with pytest.raises(labkit_error()):
-        exercises.get("4.9")
+        labs.exercise("4.9")
     with pytest.raises(labkit_error()):
-        exercises.get("x")
+        labs.exercise("x")
 
 
 def labkit_error():
@@ -86,19 +86,52 @@ def labkit_error():
 
 
 def test_a_step_that_needs_an_undone_exercise_is_skipped_and_the_next_ones_too(capsys):
-    exercises._NOT_DONE.discard("4.3")
-    try:
-        with exercises.exercise("4.3"):
-            raise NotImplementedError("exercise 4.3 is not done yet")
-        with exercises.exercise("4.3"):
-            undefined_result  # noqa: B018, F821 - what a later cell meets when the step before was skipped
-        said = capsys.readouterr().out
-        assert "exercise 4.3 is not done yet: this step is skipped" in said and "(this step needs it)" in said
-        with pytest.raises(ValueError):  # a done exercise's real errors are shown as they are
-            with exercises.exercise("4.1"):
-                raise ValueError("a bug in the student's code")
-    finally:
-        exercises._NOT_DONE.discard("4.3")
+    def masked_copies_loss(model, image, masks, targets):
+        raise NotImplementedError("exercise 4.3 is not done yet")
+
+    notebook = {"masked_copies_loss": masked_copies_loss}
+    with student.exercise("4.3", notebook):
+        masked_copies_loss(None, None, None, None)
+    with student.exercise("4.3", notebook):
+        undefined_result  # noqa: B018, F821 - what a later cell meets when the step before was skipped
+    assert capsys.readouterr().out.count("exercise 4.3: not done yet: this step is skipped") == 2
+    with student.exercise("4.3", {}):
+        raise NameError("name 'masked_copies_loss' is not defined")
+    assert "exercise 4.3: no function masked_copies_loss: this step is skipped" in capsys.readouterr().out
+
+
+def test_once_the_exercise_is_written_its_errors_show_even_after_an_unfilled_run(capsys):
+    def stub(k, size):
+        raise NotImplementedError("exercise 4.1 is not done yet")
+
+    notebook = {"stripe_masks": stub}
+    with student.exercise("4.1", notebook):  # the unfilled notebook's first run
+        stub(2, 8)
+
+    def stripe_masks(k, size):  # the student writes it, with a typo, and runs its cell again
+        return np.zeros((k, size, sise))  # noqa: F821
+
+    notebook["stripe_masks"] = stripe_masks
+    with pytest.raises(NameError, match="sise"):
+        with student.exercise("4.1", notebook):
+            stripe_masks(2, 8)
+    with pytest.raises(ValueError):  # and any other error of a done exercise
+        with student.exercise("4.1", notebook):
+            raise ValueError("a bug in the student's code")
+
+
+def test_a_class_exercise_is_not_done_while_a_method_holds_the_stub():
+    class RectifiedBackpropagation:
+        def __call__(self, model):
+            raise NotImplementedError("exercise 1.2 is not done yet")
+
+    assert student.not_done(labs.exercise("1.2"), {"RectifiedBackpropagation": RectifiedBackpropagation})
+
+    class Done:
+        def __call__(self, model):
+            return model
+
+    assert not student.not_done(labs.exercise("1.2"), {"RectifiedBackpropagation": Done})
 
 
 @pytest.mark.parametrize("rows, fix", [(((0, 5), (4, 8)), (0, 4, 0)), (((0, 3), (4, 8)), (0, 3, 1))],

@@ -34,7 +34,20 @@ def get(name: str | int) -> Lab:
     raise LabkitError(f"unknown lab {name!r}{hint}; labs: {', '.join(LABS)}")
 
 
-__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Lab", "check_profile", "get", "max_steps", "setup",
+def exercise(name: str):
+    """The exercise called ``name`` ("2.2": the lab's number, then the exercise's), from its lab's declaration."""
+    number = str(name).split(".", 1)[0]
+    if not number.isdigit():
+        raise LabkitError(f"no exercise {name!r}: exercises are named like 2.2 (lab, then exercise)")
+    lab = get(int(number))
+    for ex in lab.exercises:
+        if ex.name == str(name):
+            return ex
+    raise LabkitError(f"no exercise {name!r} in lab {lab.number}; its exercises: "
+                      f"{', '.join(e.name for e in lab.exercises)}")
+
+
+__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Lab", "check_profile", "exercise", "get", "max_steps", "setup",
            "sync_notebooks"]
 
 
