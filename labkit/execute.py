@@ -87,7 +87,7 @@ def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[
     engine = _engine(state, deadline, timeout, cell_timeout, on_cell, keep_going)
     status, message = "ok", ""
     try:
-        papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}),
+        papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}), engine_name=_engine_name(),
                                    cwd=None if cwd is None else str(cwd), progress_bar=False, log_output=False,
                                    **engine)
     except PapermillExecutionError as exc:
@@ -165,6 +165,50 @@ def _engine(state: dict, deadline: float | None, timeout: float | None, cell_tim
     if keep_going:
         engine.update(allow_errors=True, interrupt_on_timeout=True)
     return engine
+
+
+OUTPUT_LIMIT = 100_000  # characters of one cell's outputs kept in the executed notebook (the rest: one note)
+OUTPUTS_LIMIT = 2_000_000  # characters of all its outputs
+
+
+def _engine_name() -> str:
+    """papermill's nbclient engine, registered under our name with outputs capped per cell and in all: a cell
+    that prints 200 MB keeps a note instead, and the run neither slows down nor fills memory. (nbclient has no
+    such option; its ``output`` method is the place every output passes.)"""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    import nbformat
+
+    class CappedClient(PapermillNotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            sizes, cut = self.__dict__.setdefault("sizes", {}), self.__dict__.setdefault("cut", set())
+            size = len(str(msg.get("content", "")))
+            if sizes.get(cell_index, 0) + size > OUTPUT_LIMIT or sum(sizes.values()) + size > OUTPUTS_LIMIT:
+                if cell_index not in cut:  # one note per cell
+                    cut.add(cell_index)
+                    outs.append(nbformat.v4.new_output("stream", name="stderr", text=(
+                        f"[... output cut: over {OUTPUT_LIMIT} characters for this cell or {OUTPUTS_LIMIT} for the "
+                        "notebook ...]\n")))
+                return None
+            sizes[cell_index] = sizes.get(cell_index, 0) + size
+            return super().output(outs, msg, display_id, cell_index)
+
+    class CappedEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
+                                 startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                                 log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            return CappedClient(nb_man, **final).execute()
+
+    papermill_engines.register("labkit-capped", CappedEngine)
+    return "labkit-capped"
 
 
 def _late(state: dict) -> list[int]:

@@ -81,12 +81,13 @@ class Masks(Checker):
     def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
         prime = int(rng.choice([5, 7, 11, 13]))
-        square = int(rng.choice([4, 9, 16]))
-        sizes = rng.integers(40, 72, 4)
-        pairs = [(2, int(sizes[0])), (prime, prime * int(rng.integers(3, 6)) + int(rng.integers(2, prime))),
-                 (square, int(sizes[1])), (int(rng.choice([6, 8, 10, 12, 14])), int(sizes[2]))]
-        about = ["two parts", "K prime, rows that do not divide by K", "K a square", "K not a square"]
-        return [Case(self.function, pair, {}, what) for pair, what in zip(pairs, about, strict=True)]
+        sizes = [int(x) for x in rng.integers(40, 72, 4)]
+        pairs = {"two parts": (2, sizes[0]), "three parts": (3, sizes[1]),
+                 "K prime, rows that do not divide by K": (prime, prime * int(rng.integers(3, 6))
+                                                          + int(rng.integers(2, prime))),
+                 "K a square": (int(rng.choice([4, 9, 16])), sizes[2]),
+                 "K not a square": (int(rng.choice([6, 8, 10, 12, 14])), sizes[3])}
+        return [Case(self.function, pair, {}, about) for about, pair in pairs.items()]
 
     def grade(self, case: Case, out, public: bool = False) -> str:
         k, size = case.args
