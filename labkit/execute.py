@@ -175,12 +175,11 @@ def _engine_name() -> str:
     """papermill's nbclient engine, registered under our name with outputs capped per cell and in all: a cell
     that prints 200 MB keeps a note instead, and the run neither slows down nor fills memory. (nbclient has no
     such option; its ``output`` method is the place every output passes.)"""
+    import nbformat
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
-
-    import nbformat
 
     class CappedClient(PapermillNotebookClient):
         def output(self, outs, msg, display_id, cell_index):
