@@ -59,8 +59,8 @@ def grade(submissions: str | os.PathLike, lab: int | str, out: str | os.PathLike
     answers (answers-<lab>.md) to ``out``.
     Submissions graded before with the same content, lab, checks and options are skipped unless ``regrade``.
     ``data``: files or folders every submission may read (read-only), e.g. an image the notebooks start from.
-    ``exercise_timeout``: seconds for each coding exercise's test, besides ``timeout``; ``seed``: the grader's
-    seed of the hidden inputs (keep the one you use secret)."""
+    ``exercise_timeout``: seconds for each coding exercise's hidden tests in its clean room, besides ``timeout``;
+    ``seed``: the grader's seed of the hidden cases (keep the one you use secret)."""
     declared = labs.get(lab)
     for name, value in (("jobs", jobs), ("timeout", timeout), ("cell_timeout", cell_timeout),
                         ("memory_mb", memory_mb), ("exercise_timeout", exercise_timeout)):
@@ -126,11 +126,13 @@ def add_cli(sub) -> None:
     p.add_argument("--out", required=True, help="output folder for grades.csv, feedback/, summary.md")
     p.add_argument("--jobs", type=int, default=1, help="workers of the local Dask cluster (default 1)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="grade on this Dask scheduler (tcp://host:8786) instead of a local cluster")
+                   help="grade on this Dask scheduler (tls://host:8786, see the README's TLS recipe) instead of a "
+                        "local cluster")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per notebook (default 1800)")
     p.add_argument("--cell-timeout", type=float, default=600, help="seconds per cell (default 600)")
     p.add_argument("--exercise-timeout", type=float, default=60,
-                   help="seconds for the grader's test of each coding exercise, after the notebook (default 60)")
+                   help="seconds for each coding exercise's hidden tests in its clean room, besides the start of a "
+                        "fresh Python (default 60)")
     p.add_argument("--seed", type=int, default=0,
                    help="the grader's seed of the exercises' hidden inputs: use a secret one (default 0)")
     p.add_argument("--memory-mb", type=int, default=8192,

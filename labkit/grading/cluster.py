@@ -234,7 +234,9 @@ def _run_job(grade: Callable[[Job], dict], job: Job, cache_dir: str | None) -> d
 def cluster_client(scheduler=None, *, n_workers: int = 2, allowed_failures: int = 2,
                    memory_limit: str | int = "auto") -> Iterator:
     """A ``distributed.Client``: to ``scheduler`` (an address, a Cluster object or a Client, left running), or
-    to a new ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` closed at the end."""
+    to a new ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` over TLS, closed at the end. A
+    scheduler address is reached with Dask's own configuration (``distributed.comm.tls.*``: the README's recipe
+    gives a shared cluster TLS ``Security``)."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -247,8 +249,10 @@ def cluster_client(scheduler=None, *, n_workers: int = 2, allowed_failures: int 
         return
     with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
                           "distributed.scheduler.worker-saturation": 1.0}):  # a worker holds its running task only
+        # security=True: TLS with a certificate made for this cluster, so that another user of this machine
+        # cannot connect to its scheduler (on 127.0.0.1) and run code as the grader
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit=memory_limit, silence_logs=logging.ERROR)
+                               memory_limit=memory_limit, silence_logs=logging.ERROR, security=True)
     try:
         with Client(cluster) as client:
             yield client
