@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -257,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = decode_cases(job)
     out = job / "out"
     out.mkdir(exist_ok=True)
+    os.chdir(spec.get("cwd") or job)  # where the submission's own files are: its code's relative paths
     namespace: dict = {"__name__": "__main__"}
     try:
         exec(compile((job / "program.py").read_text(), "<your notebook's code>", "exec"), namespace)  # noqa: S102

@@ -177,19 +177,19 @@ class Room:
 
 
 def _copy_files(source: Path, target: Path) -> None:
-    """A submission folder's regular files (links and special files left out), for the code's relative paths."""
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        try:
-            mode = os.lstat(path).st_mode
-        except OSError:
-            continue
-        if stat.S_ISDIR(mode):
-            (target / rel).mkdir(parents=True, exist_ok=True)
-        elif stat.S_ISREG(mode) and all(not stat.S_ISLNK(os.lstat(source / p).st_mode)
-                                        for p in [*rel.parents][:-1]):
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / rel, follow_symlinks=False)
+    """A submission folder's regular files (links and special files left out, never followed), for the code's
+    relative paths."""
+    for folder, _dirs, files in os.walk(source):  # os.walk does not follow links to folders
+        rel = Path(folder).relative_to(source)
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = Path(folder) / name
+            try:
+                regular = stat.S_ISREG(os.lstat(path).st_mode)
+            except OSError:
+                continue
+            if regular:
+                shutil.copyfile(path, target / rel / name, follow_symlinks=False)
 
 
 def run_room(prog: Program, exercise: Exercise, cases: Sequence[Case], *, timeout: float, memory_mb: int,
@@ -255,7 +255,7 @@ def why_not(ex: Exercise, prog: Program, room: Room | None) -> str:
         broken = f"; {prog.broken[0]}" if prog.broken else ""
         return f": the notebook code it needs raised {_error_name(room.error)}{hint}{broken}"
     if room.program is None:
-        return (f" could not be tested: its code ran over its time ({room.message})" if room.status == "timeout"
+        return (" could not be tested: the notebook code it needs ran over its time" if room.status == "timeout"
                 else f" could not be tested ({room.status}: {room.message or 'no report'})")
     return ""
 
