@@ -3,6 +3,7 @@ repository and run ``bash scripts/test.sh`` there; every run must FAIL.
 
     .venv/bin/python scripts/check_mutations.py            # every mutation (each run stops at its first failure)
     .venv/bin/python scripts/check_mutations.py seed fooling_step
+    .venv/bin/python scripts/check_mutations.py rss_memory --tests tests/test_sandbox.py   # quicker
 
 A text mutation replaces one exact piece of text (an error if it is not there exactly once, so a
 mutation never silently tests nothing). The copy runs with ``PYTHONPATH`` set to
@@ -73,6 +74,31 @@ MUTATIONS = {
     "partition_check": ("exercise 4.1's check accepts masks that overlap",
                         replace("labkit/exercises/universal_masked_image.py", "if not (m.sum(axis=0) == 1).all():",
                                 "if not (m.sum(axis=0) >= 1).all():")),
+    # the grader's trust (issue 22): each hole it closed, opened again
+    "reference_in_room": ("the clean room keeps labkit's own implementation of the exercise",
+                          replace("labkit/grading/cleanroom.py",
+                                  "    for reference in exercise.reference:\n        path,",
+                                  "    for reference in ():\n        path,")),
+    "lenient_fooling": ("the fooling loop's step count may be off by one",
+                        replace("labkit/exercises/network_visualisation.py",
+                                "if int(np.ravel(iterations)[0]) != want_steps:",
+                                "if abs(int(np.ravel(iterations)[0]) - want_steps) > 1:")),
+    "rss_memory": ("memory counted per process (RSS), not proportionally",
+                   replace("labkit/grading/limits.py", 'fields = (b"Pss_Anon:", b"Pss_Shmem:")',
+                           'fields = (b"Rss:",)')),
+    "root_stays_root": ("graded by root, the sandbox's user stays root",
+                        replace("labkit/grading/isolate.py", "str(SANDBOX_UID if as_root else 0)", "'0'")),
+    "env_prefixes": ("every TF_ variable of the grader's goes in",
+                     replace("labkit/grading/sandbox.py",
+                             "base.update({name: os.environ[name] for name in ALLOWED_ENV if name in os.environ})",
+                             "base.update({k: v for k, v in os.environ.items() if k.startswith('TF_')})")),
+    "links_followed": ("the untrusted reader follows links",
+                       replace("labkit/grading/untrusted.py",
+                               "flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC",
+                               "flags = os.O_RDONLY | os.O_CLOEXEC")),
+    "dotfiles_unhashed": ("a folder submission's dot-files left out of the cache key",
+                          replace("labkit/grading/cluster.py", "    for entry in sorted(path.rglob(\"*\")):",
+                                  "    for entry in sorted(p for p in path.rglob(\"*\") if p.name[0] != \".\"):")),
 }
 
 
@@ -91,6 +117,8 @@ def copy_repo(dest: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"mutations to plant (default: all): {', '.join(MUTATIONS)}")
+    parser.add_argument("--tests", nargs="+", metavar="PATH", help="run pytest on these test files instead of the "
+                                                                  "whole test command (quicker, for one mutation)")
     args = parser.parse_args()
     unknown = [n for n in args.names if n not in MUTATIONS]
     if unknown:
@@ -106,8 +134,9 @@ def main() -> int:
             apply(copy)
             env = {**os.environ, "PYTHONPATH": str(copy)}
             start = time.monotonic()
-            proc = subprocess.run(["bash", "scripts/test.sh", "-x", "-p", "no:cacheprovider"], cwd=copy, env=env,
-                                  capture_output=True, text=True)
+            command = ([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *args.tests]
+                       if args.tests else ["bash", "scripts/test.sh", "-x", "-p", "no:cacheprovider"])
+            proc = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
             out = proc.stdout + proc.stderr
             caught = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
             verdict = "caught" if proc.returncode != 0 else "NOT CAUGHT"

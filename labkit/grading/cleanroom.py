@@ -152,7 +152,7 @@ def uses_reference(prog: Program, exercise: Exercise) -> list[str]:
     honest-but-lazy call that the clean room would stop anyway)."""
     wanted = {}
     for reference in exercise.reference:
-        path, qualname = _where(reference)
+        _, qualname = _where(reference)
         wanted[qualname] = _resolve(reference.replace(":", "."))
     found = []
     for name in sorted(labkit_names(prog.source)):
