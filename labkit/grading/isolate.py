@@ -27,6 +27,7 @@ from labkit.grading.sandbox import (
     find_bwrap,
     gpu_env,
     keras_models_dir,
+    no_userns_filter,
     nvidia_devices,
     python_paths,
 )
@@ -187,23 +188,21 @@ def run_sandboxed(argv: Sequence[str], *, workdir: str | os.PathLike, env: Mappi
     missing."""
     start = time.perf_counter()
     try:
-        cmd, child, status_fds = _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models,
-                                          memory_mb, cpu_seconds, max_threads, labkit_path, _bwrap)
+        cmd, child, status_r, passed = _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models,
+                                                memory_mb, cpu_seconds, max_threads, labkit_path, _bwrap)
     except LabkitError as exc:
         return Result("rejected", None, "", "", str(exc), 0.0, time.perf_counter() - start, sandbox)
-    status_r, status_w = status_fds
     try:
         proc = subprocess.Popen(cmd, cwd=os.path.realpath(workdir), env=child, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, umask=0o022,
-                                pass_fds=() if status_w is None else (status_w,))
+                                pass_fds=passed)
     except OSError as exc:
-        for fd in status_fds:
-            if fd is not None:
-                os.close(fd)
+        for fd in [*passed, *([status_r] if status_r is not None else [])]:
+            os.close(fd)
         return Result("rejected", None, "", "", f"cannot start {cmd[0]}: {exc.strerror}",
                       0.0, time.perf_counter() - start, sandbox)
-    if status_w is not None:
-        os.close(status_w)
+    for fd in passed:  # bwrap's ends
+        os.close(fd)
     out, err = _Tail(proc.stdout, output_limit), _Tail(proc.stderr, output_limit)
     out.start()
     err.start()
@@ -256,9 +255,10 @@ def _chown_tree(path: Path, uid: int) -> None:
 
 
 def _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models, memory_mb, cpu_seconds,
-             max_threads, labkit_path, bwrap) -> tuple[list[str], dict[str, str], tuple[int | None, int | None]]:
-    """The command line (bwrap around the launcher around ``argv``), the child's environment, and bwrap's status
-    pipe; a ``LabkitError`` where it cannot be built."""
+             max_threads, labkit_path, bwrap) -> tuple[list[str], dict[str, str], int | None, list[int]]:
+    """The command line (bwrap around the launcher around ``argv``), the child's environment, the read end of
+    bwrap's status pipe, and the file descriptors bwrap gets (its status pipe, its seccomp program); a
+    ``LabkitError`` where it cannot be built."""
     if not argv:
         raise LabkitError("no command")
     if not os.path.isdir(workdir):
@@ -275,7 +275,7 @@ def _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models, m
     launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(int(max_threads or 0) if sandbox else 0),
                 str(int(cpu_seconds or 0)), str(SANDBOX_UID if as_root else 0), str(work), *map(str, argv)]
     if not sandbox:
-        return launcher, child, (None, None)
+        return launcher, child, None, []
     bwrap = bwrap or (sandbox_support().bwrap if sandbox_support().available else None)
     if not bwrap:
         raise LabkitError(f"no sandbox can start on this machine: {sandbox_support().message}")
@@ -288,7 +288,15 @@ def _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models, m
     if as_root:  # only a scratch folder that check_scratch and bwrap_args accepted
         _chown_tree(work, SANDBOX_UID)
     status_r, status_w = os.pipe()
-    return [bwrap, *opts, "--json-status-fd", str(status_w), "--", *launcher], child, (status_r, status_w)
+    passed, extra = [status_w], ["--json-status-fd", str(status_w)]
+    program = no_userns_filter() if as_root else None  # as an instructor, --disable-userns does it
+    if program is not None:
+        seccomp_r, seccomp_w = os.pipe()
+        os.write(seccomp_w, program)  # a few hundred bytes: the pipe holds them
+        os.close(seccomp_w)
+        passed.append(seccomp_r)
+        extra += ["--seccomp", str(seccomp_r)]
+    return [bwrap, *opts, *extra, "--", *launcher], child, status_r, passed
 
 
 def _watch(proc, dog: Watchdog, start: float, timeout: float | None, poll_interval: float
