@@ -53,7 +53,14 @@ EDGE_BUGS = {
         "        g = tape.gradient(score, x) * scale  # the gradient in z\n"
         "        x.assign(tf.clip_by_value(x + lr * g / tf.norm(g) * scale, 0.0, 255.0))\n"
         "        if int(tf.argmax(logits(x, training=False)[0])) == target:\n"
-        "            return x.numpy()[0], step + 1\n")])],
+        "            return x.numpy()[0], step + 1\n")]),
+            ("one step past the target", [(
+                "        if int(tf.argmax(out[0])) == target:\n            return x.numpy()[0], step\n"
+                "        g = tape.gradient(score, x) * scale  # the gradient in z\n"
+                "        x.assign(tf.clip_by_value(x + lr * g / tf.norm(g) * scale, 0.0, 255.0))\n",
+                "        g = tape.gradient(score, x) * scale  # the gradient in z\n"
+                "        x.assign(tf.clip_by_value(x + lr * g / tf.norm(g) * scale, 0.0, 255.0))\n"
+                "        if int(tf.argmax(out[0])) == target:\n            return x.numpy()[0], step\n")])],
     "2.3": [("roll axes swapped", [("np.roll(z, shift, axis=(0, 1))", "np.roll(z, shift, axis=(1, 0))"),
                                    ("(-shift[0], -shift[1]), axis=(0, 1))", "(-shift[0], -shift[1]), axis=(1, 0))")]),
             ("a bug in the blur branch only", [("attacks.blur(z[None], 0.5)", "attacks.blur(z[None], 1.0)")])],

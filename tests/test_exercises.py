@@ -120,8 +120,9 @@ def test_the_messages_never_show_a_hidden_value(name):
     ex = labs.exercise(name)
     for bug in [True, *(f"edge:{i}" for i in range(len(EDGE_BUGS[name])))]:
         result, cases = hidden(name, functions(name, bug=bug), IDS[0])
-        values = {v for c in cases for a in c.args if not hasattr(a, "kind")
-                  for v in np.ravel(np.asarray(a, dtype=object))[:50] if isinstance(v, (int, float, np.number))}
+        small = [a for c in cases for a in c.args if not hasattr(a, "kind") and np.size(a) <= 64]  # not images
+        values = {v for a in small for v in np.ravel(np.asarray(a, dtype=object)) if isinstance(v, (int, float,
+                                                                                                    np.number))}
         shown = {f"{v:g}" for v in values if abs(v) > 9}
         assert not any(s in result.message for s in shown), (name, bug, result.message)
         assert "expected" not in result.message.lower() and "shape (" not in result.message, result.message
