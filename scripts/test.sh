@@ -4,7 +4,7 @@
 # headless too). Arguments go to the unit suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+PY=${VENV:-.venv}/bin/python; [ -x "$PY" ] || PY=python3  # VENV: another environment (scripts/setup.sh)
 export TF_CPP_MIN_LOG_LEVEL=3
 "$PY" -m pytest -q tests "$@"
 bash scripts/nbval.sh
