@@ -38,12 +38,14 @@ def _plain(value):
 
 
 def start(out_dir: str | os.PathLike, lab: str, **params) -> Path:
-    """Begin a lab's results file in ``out_dir`` (creates it), recording the parameters."""
+    """Begin a lab's results in ``out_dir`` (created), with the parameters; an earlier run's ``results.json``
+    there is removed, and the file is written at the first ``record`` (a lab that stops before recording
+    anything leaves none)."""
     path = Path(out_dir) / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
     _STATE["path"] = path
     _STATE["data"] = {"lab": lab, "params": _plain(params)}
-    _write()
     return path
 
 

@@ -17,7 +17,7 @@ def _photos(value):
 
     if isinstance(value, int) and not isinstance(value, bool):
         return list(images.BUNDLED)[: v.integer("saliency_images")(value)]
-    return v.items("saliency_images", v.text("saliency_images"))(value)
+    return v.items("saliency_images", v.photo("saliency_images"))(value)
 
 
 def _pairs(value):
@@ -39,7 +39,7 @@ PARAMS = (
           "with the error)", v.boolean("skip_missing")),
     Param("saliency_images", None, "bundled photo names or image paths; None: the first n bundled photos (the "
           "profile's n)", _photos, sized=True),
-    Param("fool_image", "coffee", "photo of the fooling demo", v.text("fool_image")),
+    Param("fool_image", "coffee", "photo of the fooling demo", v.photo("fool_image")),
     Param("fool_target", "stingray", "its target class, by name or index (the seed fooled quail -> stingray)",
           v.class_name("fool_target")),
     Param("fool_lr", 1.0, "CS231n's learning rate, in CS231n's normalised units (see part 2)", v.number("fool_lr")),
@@ -76,7 +76,7 @@ PARAMS = (
           "[lambda, eta] pairs: CS231n's default, then the seed's four", _pairs),
     Param("sweep_iterations", None, "steps per sweep setting; None: the profile's (quick 60, standard 100, full "
           "5000 as in the seed)", v.integer("sweep_iterations"), sized=True, capped=True),
-    Param("init_image", "chelsea", "real photo to start from (the seed's init_img)", v.text("init_image")),
+    Param("init_image", "chelsea", "real photo to start from (the seed's init_img)", v.photo("init_image")),
     Param("init_target", None, "its target class; None: the model's own class for it (as the seed did)",
           v.optional(v.class_name("init_target"))),
     Param("init_iterations", None, "gradient-ascent steps from the photo; None: the profile's",

@@ -56,7 +56,7 @@ PARAMS = (
           "profile's", v.integer("n_real"), sized=True),
     Param("batch_size", 32, "images per forward pass", v.integer("batch_size")),
     Param("photo", "chelsea", "the real photo the attributions are shown on (bundled name or a file; the seed used "
-          "a daisy)", v.text("photo")),
+          "a daisy)", v.photo("photo")),
     Param("output", "logit", "what is attributed: logit (what Captum attributed on the seed's model) or probability",
           _output),
     Param("baseline", "imagenet_mean", "IG and occlusion baseline: imagenet_mean (the seed's 0 in normalised units) "
