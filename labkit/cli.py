@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labkit import assign, grading, runner
+from labkit import assign, grading, handin, runner
 from labkit.errors import LabkitError
 
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_cli(sub)  # labkit run
     grading.add_cli(sub)  # labkit grade
     assign.add_cli(sub)  # labkit assign
+    handin.add_cli(sub)  # labkit check
     return parser
 
 

@@ -73,6 +73,15 @@ def _write() -> None:
         tmp.write_text(json.dumps(_STATE["data"], indent=1))  # insertion order: tables keep their column order
 
 
+def update(path: str | os.PathLike, **values) -> None:
+    """Add keys to an existing ``results.json``, atomically (``labkit run`` adds the exercises' status)."""
+    path = Path(path)
+    data = json.loads(path.read_text())
+    data.update(_plain(values))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+
+
 def read(path: str | os.PathLike) -> dict:
     """Key results from a ``results.json`` or from an executed notebook's outputs."""
     path = Path(path)

@@ -29,6 +29,7 @@ def test_every_lab_has_three_coding_and_two_written_exercises():
 def test_the_reference_solution_passes(name):
     fns = functions(name)
     assert labs.exercise(name).checker.public(fns) == []
+    assert student.status(labs.exercise(name), fns).state == student.PASSES
     assert hidden(name, fns) == (True, "") or hidden(name, fns)[0]
 
 
@@ -37,7 +38,8 @@ def test_a_planted_bug_fails_its_exercise_only(name, capsys):
     buggy = functions(name, bug=True)
     passed, message = hidden(name, buggy)
     assert not passed and message
-    assert not student.check(name, buggy)
+    assert student.status(labs.exercise(name), buggy).state == student.FAILS
+    assert student.check(name, buggy) is None  # nothing echoed under the cell
     said = capsys.readouterr().out
     assert f"exercise {name}:" in said and "public checks pass" not in said
     # the other exercises of its lab, on their references, are not affected
@@ -61,14 +63,16 @@ def test_a_stub_is_not_done(capsys):
     def stripe_masks(k, size):
         raise NotImplementedError("exercise 4.1 is not done yet")
 
-    assert not student.check("4.1", {"stripe_masks": stripe_masks})
+    student.check("4.1", {"stripe_masks": stripe_masks})
     assert "not done yet" in capsys.readouterr().out
-    assert not student.check("4.1", {})
+    assert student.status(labs.exercise("4.1"), {"stripe_masks": stripe_masks}).state == student.NOT_DONE
+    student.check("4.1", {})
     assert "no function stripe_masks" in capsys.readouterr().out
+    assert student.status(labs.exercise("4.1"), {}).state == student.NOT_DONE
 
 
 def test_a_written_question_has_nothing_to_check(capsys):
-    assert not student.check("4.4", {})
+    student.check("4.4", {})
     assert "written answer" in capsys.readouterr().out
 
 
