@@ -81,7 +81,8 @@ def _value(v) -> str:
     if isinstance(v, list):
         if all(isinstance(x, _SCALAR) for x in v):
             more = f" &hellip; ({len(v) - ROWS} more)" if len(v) > ROWS else ""
-            return ", ".join(_value(x) for x in v[:ROWS]) + more
+            sentences = any(isinstance(x, str) and len(x) > 40 for x in v)  # one per line
+            return ("<br>" if sentences else ", ").join(_value(x) for x in v[:ROWS]) + more
         if all(isinstance(x, Mapping) for x in v):  # records: one row each
             columns = list(dict.fromkeys(k for x in v for k in x))
             return _table(columns, [[x.get(c, "") for c in columns] for x in v])
@@ -92,6 +93,8 @@ def _value(v) -> str:
         return _table([], [[k, x] for k, x in v.items()], header_column=True)
     if all(isinstance(x, Mapping) and all(isinstance(y, _SCALAR) for y in x.values()) for x in v.values()):
         rows = list(dict.fromkeys(k for x in v.values() for k in x))  # a DataFrame recorded as to_dict(): columns
+        if not rows:
+            return "<i>none</i>"
         return _table(["", *v], [[r, *(x.get(r, "") for x in v.values())] for r in rows], header_column=True)
     return _table([], [[k, x] for k, x in v.items()], header_column=True)
 
