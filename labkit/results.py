@@ -3,7 +3,8 @@ read values, not pixels.
 
 ``record(name, value)`` stores a JSON-able value in ``<out_dir>/results.json`` (written
 atomically) and, inside a notebook, also as a ``application/x.labkit+json`` display
-output, scrapbook-style, so the value travels with the executed notebook.
+output, scrapbook-style, so the value travels with the executed notebook. That output shows nothing (its
+text is empty) and ``record`` returns nothing: a student's notebook shows no echo of it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def start(out_dir: str | os.PathLike, lab: str, **params) -> Path:
     return path
 
 
-def record(name: str, value, display: bool = True):
+def record(name: str, value, display: bool = True) -> None:
     """Record one key result (JSON-able: numbers, strings, lists, dicts, arrays, DataFrames)."""
     plain = _plain(value)
     _STATE["data"][name] = plain
@@ -61,10 +62,9 @@ def record(name: str, value, display: bool = True):
             from IPython.display import display as ipy_display
 
             if get_ipython() is not None:
-                ipy_display({MIME: {name: plain}, "text/plain": f"[recorded {name}]"}, raw=True)
+                ipy_display({MIME: {name: plain}, "text/plain": ""}, raw=True)
         except ImportError:
             pass
-    return value
 
 
 def _write() -> None:

@@ -118,11 +118,11 @@ LAB = Lab(1, "01_attention_maps", "Attention maps, answered with numbers", param
           checks=(Check("runs", 2, runs), Check("results", 0, records("faithfulness")),
                   Check("methods", 0, computes_the_seeds_methods)),
           exercises=(
-              Exercise("1.1", "a score function per image (seed 000)", 2, ("score_function",), ex.ScoreFunction()),
-              Exercise("1.2", "the rectified rule as a tf-keras-vis model modifier (seed 003)", 3,
+              Exercise("1.1", "a score function per image", 2, ("score_function",), ex.ScoreFunction()),
+              Exercise("1.2", "the rectified rule as a tf-keras-vis model modifier", 3,
                        ("RectifiedBackpropagation",), ex.Rectified()),
               Exercise("1.3", "Grad-CAM from the CAM layer's activations and gradients", 3, ("gradcam_from",),
                        ex.GradcamFrom()),
-              Exercise("1.4", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
-              Exercise("1.5", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
+              Exercise("1.4", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
+              Exercise("1.5", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
           ))
