@@ -91,8 +91,10 @@ def _answers(nb, path: Path, lab: labs.Lab) -> dict[str, str]:
 
 def _coding(nb, ex, folder: Path) -> student.Status:
     """Exercise ``ex`` on the notebook's own code: cut out, run alone (in the notebook's folder), checked."""
+    from labkit import quiet
     from labkit.exercises.source import program
 
+    quiet.ignore_harmless_warnings()  # as in the lab's own kernel (labs.setup)
     code = program(nb, ex)
     if code.missing:
         return student.status(ex, {})

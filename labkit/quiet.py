@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["NATIVE_LOG", "drain", "filter_native_logs", "hidden"]
+__all__ = ["NATIVE_LOG", "drain", "filter_native_logs", "hidden", "ignore_harmless_warnings"]
 
 # absl's line format (severity letter, MMDD, time), and the warning absl prints before it is initialised
 NATIVE_LOG = re.compile(rb"^(?:(WARNING): All log messages before absl::InitializeLog\(\)"
@@ -180,3 +180,11 @@ def _stop() -> None:
     except (OSError, ValueError):
         pass
     drain(mark=_STOP)
+
+
+def ignore_harmless_warnings() -> None:
+    """Python warnings a lab's code meets and cannot act on: Keras warns when a one-input model is called on a
+    plain tensor (tf-keras-vis and the students' code do)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The structure of `inputs`")

@@ -57,14 +57,11 @@ def setup(name: str | int, namespace: dict) -> None:
     ``None``; ``LABKIT_MAX_STEPS`` applied; the lab's derived values added to ``namespace``; Keras and NumPy
     seeded; ``results.json`` started in ``out_dir`` with the parameters. Returns nothing (nothing to echo under
     the notebook's setup cell)."""
-    import warnings
-
     import keras
 
-    from labkit import results
+    from labkit import quiet, results
 
-    # Keras warns when a one-input model is called on a plain tensor (tf-keras-vis, the students' code): harmless
-    warnings.filterwarnings("ignore", message="The structure of `inputs`")
+    quiet.ignore_harmless_warnings()
     lab = get(name)
     resolved = lab.resolve({p: namespace[p] for p in lab.param_names if p in namespace})
     namespace.update(resolved)
