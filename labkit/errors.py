@@ -7,6 +7,11 @@ class LabkitError(ValueError):
     """A readable error about bad input: raised early, before any heavy work."""
 
 
+class Unavailable(BaseException):  # noqa: N818 - read as "labkit's own ... is unavailable here"
+    """What labkit's own implementation of an exercise raises in the grader's clean room, where it is left out.
+    A ``BaseException``, so that a student's ``except Exception`` does not hide it."""
+
+
 def check_int(name: str, value, minimum: int = 1) -> int:
     """``value`` if it is an integer >= ``minimum``, else one clear error."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:

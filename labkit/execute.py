@@ -6,8 +6,11 @@ deadline down) besides the per-cell timeout, progress callbacks, a quiet kernel,
 a notebook stopped from outside, and atomic output (a partial notebook never lies where the result belongs).
 
 ``keep_going`` (grading): every cell runs even after one raised, a cell over its time limit is interrupted and the
-next one runs, and once the notebook's deadline has passed its remaining cells are skipped; the grader's probe
-cells (metadata ``labkit.probe``) still run, each under its own ``labkit.timeout``, outside the deadline.
+next one runs, and once the notebook's deadline has passed its remaining cells are skipped.
+
+``python -m labkit.execute NOTEBOOK EXECUTED --cwd DIR --cell-timeout S [--timeout S] [--keep-going]
+--parameters JSON`` runs one notebook (the grader's sandboxed child); its exit code says how it ended
+(``EXIT_CODES``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from types import SimpleNamespace
 
 SKIPPED = "skip-execution"  # nbclient's tag of cells not to run: given to the cells after the deadline (keep_going)
 INTERRUPT_GRACE = 10  # seconds an interrupted cell has to stop before the run gives up on it (keep_going)
+
+EXIT_CODES = {"ok": 0, "failed": 10, "timeout": 11, "killed": 12, "invalid": 13}  # python -m labkit.execute
+EXIT_STATUS = {code: status for status, code in EXIT_CODES.items()}
 
 STATUSES = {
     "ok": "ran to its end",
@@ -77,12 +83,11 @@ def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[
         return Execution("invalid", invalid, time.monotonic() - start)
     tmp = dst.with_name(f".{dst.stem}.partial{os.getpid()}.ipynb")
     deadline = start + timeout if timeout else None
-    state = {"index": None, "done": 0, "limit": None, "interrupts": {}, "timed_out": {}, "probes": set(),
-             "errors": {}}
+    state = {"index": None, "done": 0, "limit": None, "interrupts": {}, "timed_out": {}, "errors": {}}
     engine = _engine(state, deadline, timeout, cell_timeout, on_cell, keep_going)
     status, message = "ok", ""
     try:
-        papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}),
+        papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}), engine_name=_engine_name(),
                                    cwd=None if cwd is None else str(cwd), progress_bar=False, log_output=False,
                                    **engine)
     except PapermillExecutionError as exc:
@@ -124,9 +129,7 @@ def _engine(state: dict, deadline: float | None, timeout: float | None, cell_tim
 
     def started(cell, cell_index, **_):
         state["index"] = cell_index
-        if probe_of(cell) is not None:
-            state["probes"].add(cell_index)
-        elif keep_going and deadline is not None and time.monotonic() >= deadline and cell.cell_type == "code":
+        if keep_going and deadline is not None and time.monotonic() >= deadline and cell.cell_type == "code":
             cell.metadata.setdefault("tags", []).append(SKIPPED)
             cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
                                                    text="not run: the notebook was over its time limit\n")]
@@ -136,7 +139,7 @@ def _engine(state: dict, deadline: float | None, timeout: float | None, cell_tim
     def finished(cell, cell_index, execute_reply=None, **_):
         state["done"] += 1
         reply = (execute_reply or {}).get("content", {})
-        if reply.get("status") == "error" and cell_index not in state["probes"] | set(state["interrupts"]) \
+        if reply.get("status") == "error" and cell_index not in state["interrupts"] \
                 and not (reply.get("ename") == "SystemExit" and reply.get("evalue") in ("", "0")):
             state["errors"][cell_index] = SimpleNamespace(ename=reply.get("ename"), evalue=reply.get("evalue"))
         if cell_index in state["interrupts"]:  # ran over its limit: say so instead of KeyboardInterrupt
@@ -147,16 +150,10 @@ def _engine(state: dict, deadline: float | None, timeout: float | None, cell_tim
                                                        traceback=[f"TimeoutError: {message}"]))
 
     def limit(cell) -> int | None:  # nbclient asks once per cell, as it starts it; None: no limit
-        probe = probe_of(cell)
-        if probe is not None:  # the grader's own limit, outside the notebook's deadline
-            seconds, why = probe.get("timeout"), "probe"
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-                seconds = cell_timeout
-        else:  # one deadline for the notebook, counted down cell by cell
-            left = math.inf if deadline is None else deadline - time.monotonic()
-            seconds = min(left, cell_timeout or math.inf)
-            why = "cell" if (cell_timeout or math.inf) <= left else "notebook"
-        seconds = None if seconds is None or seconds == math.inf else max(1, math.ceil(float(seconds)))
+        left = math.inf if deadline is None else deadline - time.monotonic()  # one deadline, counted down
+        seconds = min(left, cell_timeout or math.inf)
+        why = "cell" if (cell_timeout or math.inf) <= left else "notebook"
+        seconds = None if seconds == math.inf else max(1, math.ceil(float(seconds)))
         state["limit"] = (seconds, why, timeout)
         return seconds
 
@@ -170,22 +167,57 @@ def _engine(state: dict, deadline: float | None, timeout: float | None, cell_tim
     return engine
 
 
-def probe_of(cell) -> dict | None:
-    """A grader's probe cell's ``labkit`` metadata (``probe``: the exercise, ``timeout``: seconds), else None."""
-    meta = cell.get("metadata", {}).get("labkit")
-    return meta if isinstance(meta, dict) and meta.get("probe") is not None else None
+OUTPUT_LIMIT = 100_000  # characters of one cell's outputs kept in the executed notebook (the rest: one note)
+OUTPUTS_LIMIT = 2_000_000  # characters of all its outputs
+
+
+def _engine_name() -> str:
+    """papermill's nbclient engine, registered under our name with outputs capped per cell and in all: a cell
+    that prints 200 MB keeps a note instead, and the run neither slows down nor fills memory. (nbclient has no
+    such option; its ``output`` method is the place every output passes.)"""
+    import nbformat
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class CappedClient(PapermillNotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            sizes, cut = self.__dict__.setdefault("sizes", {}), self.__dict__.setdefault("cut", set())
+            size = len(str(msg.get("content", "")))
+            if sizes.get(cell_index, 0) + size > OUTPUT_LIMIT or sum(sizes.values()) + size > OUTPUTS_LIMIT:
+                if cell_index not in cut:  # one note per cell
+                    cut.add(cell_index)
+                    outs.append(nbformat.v4.new_output("stream", name="stderr", text=(
+                        f"[... output cut: over {OUTPUT_LIMIT} characters for this cell or {OUTPUTS_LIMIT} for the "
+                        "notebook ...]\n")))
+                return None
+            sizes[cell_index] = sizes.get(cell_index, 0) + size
+            return super().output(outs, msg, display_id, cell_index)
+
+    class CappedEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
+                                 startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                                 log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            return CappedClient(nb_man, **final).execute()
+
+    papermill_engines.register("labkit-capped", CappedEngine)
+    return "labkit-capped"
 
 
 def _late(state: dict) -> list[int]:
-    """The notebook's own cells that ran over their limit and were interrupted (keep_going), in order."""
-    return sorted(i for i in state["timed_out"] if i not in state["probes"])
+    """The cells that ran over their limit and were interrupted (keep_going), in order."""
+    return sorted(state["timed_out"])
 
 
 def _limit_message(state: dict) -> str:
     """Why the running cell was interrupted (keep_going)."""
     seconds, why, total = state["limit"]
-    if why == "probe":
-        return f"the grader's test ran over {seconds:g} s"
     if why == "notebook" and total:
         return f"stopped: the notebook ran over its {total:g} s"
     return f"stopped after {seconds:g} s"
@@ -257,3 +289,29 @@ def _quiet_kernels(state: dict | None = None) -> type:
 def _first_line(text: str, limit: int = 300) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labkit.execute``: one notebook, its status as the exit code (the grader's sandboxed child)."""
+    import argparse
+    import json
+    import sys
+
+    p = argparse.ArgumentParser(prog="labkit.execute")
+    p.add_argument("notebook")
+    p.add_argument("output")
+    p.add_argument("--cwd", required=True)
+    p.add_argument("--cell-timeout", type=float, required=True)
+    p.add_argument("--timeout", type=float, default=None, help="the notebook's deadline")
+    p.add_argument("--keep-going", action="store_true", help="run every cell, even after an error or a timeout")
+    p.add_argument("--parameters", default="{}")
+    a = p.parse_args(argv)
+    run = execute(a.notebook, a.output, json.loads(a.parameters), cwd=a.cwd, cell_timeout=a.cell_timeout,
+                  timeout=a.timeout, keep_going=a.keep_going)
+    if run.message:
+        print(run.message[:1000], file=sys.stderr)
+    return EXIT_CODES[run.status]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

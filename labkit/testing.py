@@ -6,10 +6,11 @@ from __future__ import annotations
 from labkit.models.preprocessing import preprocess_layer
 
 
-def tiny_model(activation: str = "relu", size: int = 32, classes: int = 1000, seed: int = 0):
+def tiny_model(activation: str = "relu", size: int = 32, classes: int = 1000, seed: int = 0, hidden: int = 0):
     """A small random CNN shaped like the real ones (raw 0..255 in, softmax ``predictions``).
 
-    For fast tests and examples; ``activation`` is any Keras activation name.
+    For fast tests and examples; ``activation`` is any Keras activation name; ``hidden``: the width of a dense
+    layer with that activation before the head (0: none).
     """
     import keras
 
@@ -22,6 +23,8 @@ def tiny_model(activation: str = "relu", size: int = 32, classes: int = 1000, se
     x = L.Activation(activation, name="conv2_act")(x)
     x = L.Conv2D(16, 3, padding="same", activation=activation, kernel_initializer=init, name="conv3")(x)
     x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    if hidden:
+        x = L.Dense(hidden, activation=activation, kernel_initializer=init, name="dense_hidden")(x)
     outputs = L.Dense(classes, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
                       name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"tiny_{activation}")

@@ -1,62 +1,133 @@
-"""The exercises' checks: the master notebooks' solutions pass them, a stub is "not done", and one planted bug
-per exercise fails that exercise and no other (the grader's hidden test and the student's self-check)."""
+"""The exercises' checks, the grader's way but in one process: for a sample of students, each student's hidden
+cases (edges included) give the master notebooks' solutions and solutions in another style every point, and take
+points from every planted bug and every planted edge bug, which the old single hidden input let through; messages
+never show a hidden value. ``LABKIT_HIDDEN_IDS=200`` checks 200 students instead of the sample."""
+
+import os
 
 import numpy as np
 import pytest
-from planted import BUGS, functions
+from planted import BUGS, EDGE_BUGS, STYLES, functions
 
 from labkit import labs, student
+from labkit.exercises.harness import Case, run_cases
+from labkit.grading import cleanroom
 
 CODING = [e.name for lab in labs.LABS.values() for e in lab.exercises if not e.written]
 SEED = 20261130
+IDS = [f"student{i}" for i in range(int(os.environ.get("LABKIT_HIDDEN_IDS", "4")))]
+EDGES = [(name, i) for name, bugs in EDGE_BUGS.items() for i in range(len(bugs))]
 
 
-def hidden(name: str, fns: dict) -> tuple[bool, str]:
-    """The grader's three steps, in one process: unseen inputs, the student's run, the comparison."""
-    checker = labs.exercise(name).checker
-    inputs = checker.inputs(SEED)
-    return checker.grade(inputs, checker.run(fns, inputs))
+def hidden(name: str, fns: dict, who: str):
+    """The grader's hidden test of exercise ``name`` for student ``who``: cases, the student's run, the score."""
+    ex = labs.exercise(name)
+    cases = ex.checker.cases(cleanroom.exercise_seed(SEED, who, name))
+    return cleanroom.score(ex, cases, run_cases(fns, ex.defines, cases)), cases
 
 
 def test_every_lab_has_three_coding_and_two_written_exercises():
     for lab in labs.LABS.values():
         assert sum(not e.written for e in lab.exercises) >= 3 and sum(e.written for e in lab.exercises) >= 2
         assert all(e.name.startswith(f"{lab.number}.") for e in lab.exercises)
-    assert sorted(BUGS) == sorted(CODING)
+    assert sorted(BUGS) == sorted(EDGE_BUGS) == sorted(STYLES) == sorted(CODING)
 
 
+@pytest.mark.parametrize("style", ["master", "style"])
 @pytest.mark.parametrize("name", CODING)
-def test_the_reference_solution_passes(name):
-    fns = functions(name)
+def test_a_correct_solution_in_any_style_gets_every_point_for_every_student(name, style):
+    fns = functions(name, bug="style" if style == "style" else False)
     assert labs.exercise(name).checker.public(fns) == []
     assert student.status(labs.exercise(name), fns).state == student.PASSES
-    assert hidden(name, fns) == (True, "") or hidden(name, fns)[0]
+    for who in IDS:
+        result, _ = hidden(name, fns, who)
+        assert result.passed and result.points == result.max_points, (who, result.message)
 
 
 @pytest.mark.parametrize("name", CODING)
-def test_a_planted_bug_fails_its_exercise_only(name, capsys):
+def test_a_planted_bug_loses_points_for_every_student_and_fails_the_self_check(name, capsys):
     buggy = functions(name, bug=True)
-    passed, message = hidden(name, buggy)
-    assert not passed and message
+    for who in IDS:
+        result, _ = hidden(name, buggy, who)
+        assert result.points < result.max_points and result.message, who
     assert student.status(labs.exercise(name), buggy).state == student.FAILS
     assert student.check(name, buggy) is None  # nothing echoed under the cell
     said = capsys.readouterr().out
     assert f"exercise {name}:" in said and "public checks pass" not in said
-    # the other exercises of its lab, on their references, are not affected
-    lab = labs.get(labs.exercise(name).lab_number)
-    for other in lab.exercises:
-        if not other.written and other.name != name:
-            assert hidden(other.name, functions(other.name))[0], other.name
 
 
-def test_the_messages_never_show_a_hidden_input_or_an_expected_value():
-    for name in CODING:
-        checker = labs.exercise(name).checker
-        inputs = checker.inputs(SEED)
-        _, message = checker.grade(inputs, checker.run(functions(name, bug=True), inputs))
-        numbers = {f"{v:g}" for a in inputs.values() for v in np.ravel(a)[:50] if np.ndim(a) <= 1 and v > 9}
-        assert not any(n in message for n in numbers), (name, message)
-        assert "expected" not in message.lower(), (name, message)
+# The old grader's single hidden input, per exercise, as it was drawn from a student's seed: what each edge bug got
+# through for most students.
+def _old(name: str, seed: int) -> list[Case]:
+    from labkit.exercises import _common as c
+
+    rng = np.random.default_rng(seed)
+    if name == "1.1":
+        n = int(rng.integers(3, 7))
+        return [Case("score_function", (rng.normal(size=(n, 20)).astype(np.float32), rng.integers(0, 20, n)))]
+    if name == "1.2":
+        targets = rng.integers(0, 1000, 2)
+        return [Case("modifier", (model, c.images(seed), targets)) for model in (c.RELU, c.RELU6)]
+    if name == "1.3":
+        acts = np.maximum(rng.normal(size=(3, 5, 5, 24)), 0).astype(np.float32)
+        return [Case("gradcam_from", (acts, rng.normal(size=acts.shape).astype(np.float32)))]
+    if name == "2.1":
+        return [Case("saliency_map", (c.TANH10, c.images(seed), rng.integers(0, 10, 2)))]
+    if name == "2.2":
+        x = c.images(seed)[0]
+        target = (int(c.tiny().predict(x[None], verbose=0).argmax()) + int(rng.integers(1, 10))) % 10
+        return [Case("make_fooling_image", (c.TANH10, x, target), {"lr": 0.5})]
+    if name == "2.3":
+        from labkit import attacks
+
+        args = (int(rng.integers(0, 10)), tuple(int(s) for s in rng.integers(0, 9, 2)), float(rng.uniform(1e-4, 1e-2)),
+                float(rng.uniform(5, 30)), bool(rng.integers(0, 2)))
+        return [Case("visualise_step", (c.TANH10, attacks.to_cs231n(c.images(seed)[0]), *args))]
+    if name == "3.1":
+        return [Case("seed_noise", (int(rng.integers(2, 5)), int(rng.integers(8, 24)), seed % 9973))]
+    if name == "3.2":
+        return [Case("confidence_stats", (rng.beta(2, 5, int(rng.integers(20, 60))),))]
+    if name == "3.3":
+        window = int(rng.integers(5, 12))
+        args = (int(rng.integers(0, 10)), window, int(rng.integers(3, window + 1)), float(rng.uniform(0, 255)))
+        return [Case("occlusion_map", (c.TANH10, c.images(seed)[0], *args))]
+    if name in ("4.1", "4.2"):
+        call = "stripe_masks" if name == "4.1" else "square_masks"
+        return [Case(call, (int(k), int(s))) for k, s in zip(rng.integers(2, 17, 3), rng.integers(40, 72, 3),
+                                                             strict=True)]
+    from labkit import masks
+
+    image = c.images(seed, 1)[0][:24, :24]
+    return [Case("masked_copies_loss", (c.TANH10, image, masks.masks("stripes", 4, 24),
+                                        np.random.default_rng(seed).permutation(10)[:4]))]
+
+
+@pytest.mark.parametrize("name, i", EDGES, ids=[f"{n}-{EDGE_BUGS[n][i][0]}" for n, i in EDGES])
+def test_an_edge_bug_the_old_input_let_through_loses_points_for_every_student(name, i):
+    ex, buggy = labs.exercise(name), functions(name, bug=f"edge:{i}")
+    for seed in range(200):  # the old single input, student after student, until one let it through
+        cases = _old(name, seed)
+        if all(s == "ok" and not ex.checker.grade(c, o) for c, (s, o) in
+               zip(cases, run_cases(buggy, ex.defines, cases), strict=True)):
+            break
+    else:
+        pytest.fail("the old input caught this bug for 200 students out of 200: not an edge bug")
+    for who in IDS:
+        result, _ = hidden(name, buggy, who)
+        assert result.points < result.max_points, (who, result)
+
+
+@pytest.mark.parametrize("name", CODING)
+def test_the_messages_never_show_a_hidden_value(name):
+    ex = labs.exercise(name)
+    for bug in [True, *(f"edge:{i}" for i in range(len(EDGE_BUGS[name])))]:
+        result, cases = hidden(name, functions(name, bug=bug), IDS[0])
+        values = {v for c in cases for a in c.args if not hasattr(a, "kind")
+                  for v in np.ravel(np.asarray(a, dtype=object))[:50] if isinstance(v, (int, float, np.number))}
+        shown = {f"{v:g}" for v in values if abs(v) > 9}
+        assert not any(s in result.message for s in shown), (name, bug, result.message)
+        assert "expected" not in result.message.lower() and "shape (" not in result.message, result.message
+    assert ex.checker.cases(1) and all(c.about for c in ex.checker.cases(1))  # each case says what it is about
 
 
 def test_a_stub_is_not_done(capsys):
@@ -69,6 +140,8 @@ def test_a_stub_is_not_done(capsys):
     student.check("4.1", {})
     assert "no function stripe_masks" in capsys.readouterr().out
     assert student.status(labs.exercise("4.1"), {}).state == student.NOT_DONE
+    result, _ = hidden("4.1", {"stripe_masks": stripe_masks}, IDS[0])
+    assert (result.points, result.message, result.done) == (0, "exercise 4.1 is not done yet", False)
 
 
 def test_a_written_question_has_nothing_to_check(capsys):
@@ -77,16 +150,20 @@ def test_a_written_question_has_nothing_to_check(capsys):
 
 
 def test_an_unknown_exercise_is_a_clear_error():
-    with pytest.raises(labkit_error()):
+    from labkit import LabkitError
+
+    with pytest.raises(LabkitError):
         labs.exercise("4.9")
-    with pytest.raises(labkit_error()):
+    with pytest.raises(LabkitError):
         labs.exercise("x")
 
 
-def labkit_error():
-    from labkit import LabkitError
-
-    return LabkitError
+def test_each_student_gets_other_cases_the_same_on_every_run():
+    ex = labs.exercise("4.1")
+    mine = [c.args for c in ex.checker.cases(cleanroom.exercise_seed(SEED, "alice", "4.1"))]
+    again = [c.args for c in ex.checker.cases(cleanroom.exercise_seed(SEED, "alice", "4.1"))]
+    other = [c.args for c in ex.checker.cases(cleanroom.exercise_seed(SEED, "bob", "4.1"))]
+    assert mine == again and mine != other
 
 
 def test_a_step_that_needs_an_undone_exercise_is_skipped_and_the_next_ones_too(capsys):

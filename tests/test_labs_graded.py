@@ -1,9 +1,9 @@
 """The four labs as students get them, graded end to end (minutes: run by scripts/test.sh, not by a bare pytest).
 
 For each lab, from its master notebook: the released student notebook with the reference solutions pasted
-back earns every exercise point; the unfilled one runs to its end headless and earns none; a planted bug in
-exercise N.2 loses that exercise's points and only those; a notebook that forges results earns nothing more
-than the unfilled one."""
+back earns every point; the unfilled one runs to its end headless and earns nothing at all; a planted bug in
+exercise N.2 loses points of that exercise only; a notebook that forges results earns nothing; on lab 2, a fooling
+loop that calls labkit's own earns neither the exercise nor the fooling check."""
 
 import nbformat
 import pytest
@@ -54,6 +54,14 @@ def graded(request, tmp_path_factory):
     subs.mkdir()
     bug = f"{lab.number}.2"
     notebooks = {"unfilled": student, "solved": solved, "planted": _with_bug(solved, bug)}
+    if lab.number == 2:  # labkit's own loop behind the student's function
+        lazy = nbformat.from_dict(solved)
+        [cell] = [c for c in lazy.cells if c.metadata.get("labkit", {}).get("exercise") == "2.2"
+                  and c.metadata["labkit"].get("kind") == "solution"]
+        cell.source = ("def make_fooling_image(model, x, target, lr=1.0, max_iterations=100):\n"
+                       "    r = attacks.fooling_images(model, x[None], [target], lr, max_iterations)\n"
+                       "    return r.images[0], int(r.iterations[0])")
+        notebooks["lazy"] = lazy
     if lab.number == 3:  # one forgery is enough: it runs the unfilled notebook plus a forging cell
         forged = nbformat.from_dict(student)
         names = [e.name for e in lab.exercises if not e.written]
@@ -70,29 +78,42 @@ def _exercise_points(outcome) -> dict:
     return {e.name: e.points for e in outcome.exercises}
 
 
-def test_the_reference_solutions_earn_every_exercise_point(graded):
+def test_the_reference_solutions_earn_every_point(graded):
     lab, _, outcomes = graded
     solved = outcomes["solved"]
     assert solved.status == "ok", solved.message
     assert _exercise_points(solved) == {e.name: e.points for e in lab.exercises if not e.written}, \
         [e.message for e in solved.exercises]
+    assert solved.total == lab.max_points, [c for c in solved.checks if c.points < c.max_points]
 
 
-def test_the_unfilled_notebook_runs_to_its_end_and_earns_no_exercise_point(graded):
+def test_the_unfilled_notebook_runs_to_its_end_and_earns_nothing(graded):
     _, _, outcomes = graded
     unfilled = outcomes["unfilled"]
     assert unfilled.status == "ok", unfilled.message
-    assert set(_exercise_points(unfilled).values()) == {0}
+    assert set(_exercise_points(unfilled).values()) == {0} and unfilled.total == 0, unfilled.checks
     assert all("not done yet" in e.message for e in unfilled.exercises)
 
 
-def test_a_planted_bug_loses_that_exercise_and_only_it(graded):
+def test_a_planted_bug_loses_points_of_that_exercise_only(graded):
     lab, bug, outcomes = graded
     planted, solved = outcomes["planted"], outcomes["solved"]
     points = _exercise_points(planted)
-    assert points[bug] == 0 and all(p > 0 for name, p in points.items() if name != bug), \
+    full = {e.name: e.points for e in lab.exercises if not e.written}
+    assert points[bug] < full[bug] and all(p == full[n] for n, p in points.items() if n != bug), \
         [e.message for e in planted.exercises]
-    assert planted.total == solved.total - next(e.points for e in lab.exercises if e.name == bug)
+    assert planted.total < solved.total
+
+
+def test_labkits_own_loop_earns_neither_the_exercise_nor_the_fooling_check(graded):
+    lab, _, outcomes = graded
+    if "lazy" not in outcomes:
+        pytest.skip(f"tried on lab 2's fooling loop, not {lab.name}")
+    lazy = outcomes["lazy"]
+    checks = {c.name: c for c in [*lazy.checks, *lazy.exercises]}
+    assert checks["2.2"].points == 0 and "labkit's own fooling_images" in checks["2.2"].message
+    assert checks["fooling"].points == 0
+    assert lazy.total == outcomes["solved"].total - 3 - 4
 
 
 def test_a_forged_result_earns_nothing(graded):
@@ -101,4 +122,4 @@ def test_a_forged_result_earns_nothing(graded):
         pytest.skip(f"the forgery is tried on lab 3 only, not {lab.name}")
     forged, unfilled = outcomes["forged"], outcomes["unfilled"]
     assert set(_exercise_points(forged).values()) == {0}
-    assert forged.total == unfilled.total
+    assert forged.total == unfilled.total == 0

@@ -1,21 +1,21 @@
-"""What the exercises' checkers share: the tiny models they run on (the same weights in the grader and in the
-student's kernel: seeded), seeded inputs, and comparisons that say what is wrong without the expected values."""
+"""What the exercises' checkers share: the tiny models they run on (built by ``labkit.exercises.harness``, so the
+grader and the clean room use the same seeded weights), seeded inputs, and comparisons whose tolerance scales
+with the values compared."""
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from labkit.exercises._spec import Arrays
+from labkit.exercises.harness import Case, Model, build, call_case
+
+TANH10 = Model("tanh10")  # 10 classes that differ clearly: targets are reachable
+RELU, RELU6 = Model("relu"), Model("relu6")  # 1000 classes, as ImageNet models
 
 
-@cache
-def tiny(kind: str = "tanh10", size: int = 32):
-    """A tiny model: ``tanh10`` (10 classes that differ clearly), ``relu`` or ``relu6`` (1000 classes)."""
-    from labkit import testing
-
-    return testing.tiny_tanh10(size) if kind == "tanh10" else testing.tiny_model(kind, size=size)
+def tiny(model: Model = TANH10):
+    return build(model)
 
 
 def images(seed: int, n: int = 2, size: int = 32) -> np.ndarray:
@@ -26,25 +26,25 @@ def images(seed: int, n: int = 2, size: int = 32) -> np.ndarray:
     return np.clip(up + rng.normal(0, 12, up.shape), 0, 255).astype(np.float32)
 
 
-def as_array(value, name: str) -> np.ndarray:
-    """The student's result as a float array, or a clear TypeError."""
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numbers (an array), got {type(value).__name__}") from None
+def outputs(functions: Mapping[str, Callable], case: Case) -> dict[str, np.ndarray]:
+    """The student's outputs on a public case, in this process (their errors propagate, for ``check``)."""
+    return call_case(functions, case)
 
 
-def same(got: np.ndarray, want: np.ndarray, atol: float, rtol: float = 0.0) -> bool:
-    """Equal shapes and values within ``atol + rtol * max|want|``."""
+def close(got, want, rtol: float, atol: float = 0.0) -> bool:
+    """Equal shapes, finite, and ``|got - want| <= atol + rtol * max|want|`` everywhere: a tolerance scaled to the
+    values compared (float32 rounding of a result grows with its magnitude)."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    return got.shape == want.shape and bool(np.all(np.abs(got - want) <= atol + rtol * np.abs(want).max()))
+    if got.shape != want.shape or not np.isfinite(got).all():
+        return False
+    scale = float(np.abs(want).max()) if want.size else 0.0
+    return bool(np.all(np.abs(got - want) <= atol + rtol * scale))
 
 
-def shape_problem(got: np.ndarray, expected: tuple, what: str) -> list[str]:
-    """A message when ``got`` has not the shape ``expected`` (shapes are public knowledge, not answers)."""
-    return [] if tuple(got.shape) == tuple(expected) else [f"{what} should have shape {tuple(expected)}, "
-                                                           f"got {tuple(got.shape)}"]
-
-
-def seed_of(inputs: Arrays) -> int:
-    return int(inputs["seed"])
+def shape_problem(got: np.ndarray, expected: tuple, what: str, public: bool = True) -> str:
+    """What is wrong with ``got``'s shape ("" when right); the shapes themselves only in public checks."""
+    if tuple(np.shape(got)) == tuple(expected):
+        return ""
+    if public:
+        return f"{what} should have shape {tuple(expected)}, got {tuple(np.shape(got))}"
+    return f"{what} has the wrong shape"

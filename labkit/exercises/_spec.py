@@ -1,50 +1,58 @@
-"""What an exercise is: its name, points, the functions a student writes, and how they are checked.
+"""What an exercise is: its name, points, the functions a student writes, how they are checked, and which of
+labkit's own functions implement it (left out where the grader tests the student's code).
 
-A coding exercise's ``Checker`` says how to check the student's functions twice: ``public`` (the self-check
-a student runs: seen inputs on a tiny model, messages that say what is wrong, never the expected answer),
-and the grader's hidden test, in three steps that never trust the student's process: ``inputs(seed)``
-(unseen inputs, made by the grader), ``run(functions, inputs)`` (inside the sandboxed kernel: the student's
-functions on those inputs, raw outputs only) and ``grade(inputs, outputs)`` (in the grader's own process:
-labkit's reference on the same inputs, compared under a tolerance).
+A coding exercise's ``Checker`` checks the student's functions twice:
+
+- ``public(functions)``: the self-check a student runs (``labkit.student.check``): seen inputs on a tiny model,
+  messages that say what is wrong, never the expected answer;
+- ``cases(seed)`` and ``grade(case, outputs)``: the grader's hidden test. ``cases`` draws several unseen cases
+  from the seed, the exercise's edges among them (a window cut by the border, a target already predicted, each
+  branch of a flag); the grader's clean room calls the student's functions on them (``labkit.exercises.harness``,
+  never in the student's kernel), and ``grade`` compares each case's outputs with labkit's reference in the
+  grader's own process: ``""`` when right, else what is wrong, in words that name no hidden value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # not imported at run time: ``python -m labkit.exercises.harness`` must import it first
+    from labkit.exercises.harness import Case
 
 Arrays = dict[str, np.ndarray]
 
 
 class Checker:
-    """How one coding exercise is checked (see the module's docstring). ``public`` returns the problems found
-    (empty: none); ``grade`` returns ``(passed, message)``, the message naming what failed, never a hidden input
-    or an expected value."""
+    """How one coding exercise is checked (see the module's docstring)."""
 
     def public(self, functions: Mapping[str, Callable]) -> list[str]:
         raise NotImplementedError
 
-    def inputs(self, seed: int) -> Arrays:
+    def cases(self, seed: int) -> list[Case]:
         raise NotImplementedError
 
-    def run(self, functions: Mapping[str, Callable], inputs: Arrays) -> Arrays:
-        raise NotImplementedError
-
-    def grade(self, inputs: Arrays, outputs: Arrays) -> tuple[bool, str]:
+    def grade(self, case: Case, outputs: Arrays) -> str:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class Exercise:
-    """A coding exercise (``checker``), or a written question (``checker`` None: graded by hand)."""
+    """A coding exercise (``checker``), or a written question (``checker`` None: graded by hand).
+
+    ``reference``: labkit's own functions that implement the exercise (``"labkit.attacks.fooling_images"``): the
+    grader's clean room replaces them by stubs that raise ``labkit.errors.Unavailable``, and a submission whose
+    exercise code names one gets no points for it."""
 
     name: str  # "2.2": the lab's number, then the exercise's
     title: str
     points: float
     defines: tuple[str, ...] = ()  # the functions (or classes) the student writes
     checker: Checker | None = None
+    reference: tuple[str, ...] = ()
 
     @property
     def written(self) -> bool:

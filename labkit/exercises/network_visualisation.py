@@ -1,11 +1,14 @@
-"""Lab 2's exercises (seed 004, CS231n): saliency maps, the fooling loop, one class-visualisation update."""
+"""Lab 2's exercises (CS231n): saliency maps, the fooling loop, one class-visualisation update."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
-from labkit.exercises._common import as_array, images, same, seed_of, shape_problem, tiny
+from labkit.exercises._common import RELU, TANH10, close, images, outputs, shape_problem, tiny
 from labkit.exercises._spec import Checker
+from labkit.exercises.harness import Case, Model
 
 
 def saliency_reference(model, x: np.ndarray, targets) -> np.ndarray:
@@ -20,26 +23,69 @@ class SaliencyMap(Checker):
     """2.1: ``saliency_map(model, x, targets)``: ``(n, h, w)``, max over colour of |d logit / d pixel|."""
 
     def public(self, functions) -> list[str]:
-        model, x = tiny(), images(3)
-        got = as_array(functions["saliency_map"](model, x, np.array([2, 6])), "the saliency map")
-        problems = shape_problem(got, (2, 32, 32), "the saliency map of 2 images")
-        if problems:
-            return problems
-        if not same(got, saliency_reference(model, x, [2, 6]), 1e-5, 1e-3):
-            return ["the map is not max over colour channels of |d score / d pixel|, where the score is the "
-                    "target's logit (before the softmax: labkit.models.logits_model), unnormalised"]
-        return []
+        case = Case("saliency_map", (TANH10, images(3), np.array([2, 6])))
+        problem = self.grade(case, outputs(functions, case), public=True)
+        return [problem] if problem else []
 
-    def inputs(self, seed: int):
-        return {"seed": np.array(seed), "targets": np.random.default_rng(seed).integers(0, 10, 2)}
+    def cases(self, seed: int) -> list[Case]:
+        rng = np.random.default_rng(seed)
 
-    def run(self, functions, inputs):
-        x = images(seed_of(inputs))
-        return {"map": as_array(functions["saliency_map"](tiny(), x, inputs["targets"]), "the saliency map")}
+        def seeded(n):
+            return images(int(rng.integers(1 << 30)), n)
 
-    def grade(self, inputs, outputs):
-        want = saliency_reference(tiny(), images(seed_of(inputs)), inputs["targets"])
-        return same(outputs["map"], want, 1e-5, 1e-3), "the saliency maps differ from |d logit / d pixel|"
+        twice = rng.permutation(10)[:3]
+        twice[2] = twice[0]
+        return [Case("saliency_map", (TANH10, seeded(1), rng.integers(0, 10, 1)), {}, "one image"),
+                Case("saliency_map", (TANH10, seeded(3), rng.permutation(10)[:3]), {}, "a target per image"),
+                Case("saliency_map", (TANH10, seeded(3), twice), {}, "two images with the same target"),
+                Case("saliency_map", (RELU, seeded(2), rng.permutation(1000)[:2]), {}, "a 1000-class relu network")]
+
+    def grade(self, case: Case, out, public: bool = False) -> str:
+        model, x, targets = case.args
+        got = out["map"]
+        problem = shape_problem(got, x.shape[:3], "the saliency maps of the batch", public)
+        if problem:
+            return problem if public else "the maps should have one value per image and pixel"
+        if close(got, saliency_reference(tiny(model), x, targets), 1e-4, 1e-8):
+            return ""
+        return ("the maps are not max over colour channels of |d score / d pixel|, where the score is each image's "
+                "own target's logit (before the softmax: labkit.models.logits_model), unnormalised")
+
+
+def fooling_reference(model: Model, x: np.ndarray, target: int, lr: float, max_iterations: int):
+    """labkit's fooling loop on one image: (the image, the steps it took)."""
+    from labkit import attacks
+
+    r = attacks.fooling_images(tiny(model), x[None], [int(target)], lr=float(lr), max_iterations=int(max_iterations),
+                               progress=False)
+    return r.images[0], int(r.iterations[0])
+
+
+def _margin(model: Model, x: np.ndarray, target: int) -> float:
+    """The target's logit minus the largest other logit (> 0: the model predicts the target)."""
+    from labkit import models
+
+    logits = models.predict(tiny(model), x[None], output="logit")[0].astype(np.float64)
+    return float(logits[target] - np.delete(logits, target).max())
+
+
+MARGIN = 0.05  # logit units either side of the decision: no correct implementation's rounding crosses it
+CAP = 100  # CS231n's cap on steps
+
+
+@cache
+def _reachable(model: Model, seed: int, target: int, lr: float) -> int | None:
+    """The steps labkit's loop takes on this image and target, if the target is reached with a clear margin
+    before the cap (the step before it not classified as the target, the last one clearly so); else None."""
+    x = images(seed, 1)[0]
+    _, steps = fooling_reference(model, x, target, lr, CAP)
+    if not 1 <= steps <= CAP - 10:
+        return None
+    before, _ = fooling_reference(model, x, target, lr, steps - 1) if steps > 1 else (x, 0)
+    after, _ = fooling_reference(model, x, target, lr, steps)
+    if _margin(model, before, target) > -MARGIN or _margin(model, after, target) < MARGIN:
+        return None
+    return steps
 
 
 class FoolingLoop(Checker):
@@ -47,64 +93,71 @@ class FoolingLoop(Checker):
     normalised gradient steps on the target's logit (in CS231n's units), pixels clamped to 0..255, stopping at
     the first image classified as the target."""
 
-    def _reference(self, x, target, lr, max_iterations=100):
-        from labkit import attacks
+    STEPS = ("the number of steps differs: check the prediction before each step and stop at the first image "
+             "classified as the target (0 steps when it already is), one step of lr * g / ||g||_2 at a time")
+    RULE = ("the image differs from CS231n's rule: steps of lr * g / ||g||_2 in normalised units (g the gradient of "
+            "the target's logit with respect to z), then pixels clamped to 0..255")
 
-        r = attacks.fooling_images(tiny(), x[None], [int(target)], lr=float(lr), max_iterations=max_iterations,
-                                   progress=False)
-        return r.images[0], int(r.iterations[0])
-
-    def _problems(self, image, iterations, x, target, lr) -> list[str]:
+    def _problem(self, x, target, lr, cap, image, iterations, public: bool) -> str:
         from labkit import models
 
-        want_image, want_steps = self._reference(x, target, lr)
+        want_image, want_steps = fooling_reference(TANH10, x, target, lr, cap)
         if image.shape != x.shape:
-            return [f"the image should keep the input's shape {x.shape}, got {image.shape}"]
-        if image.min() < -1e-3 or image.max() > 255 + 1e-3:
-            return ["pixels should stay in 0..255 (clamp after every step)"]
-        if int(models.predict(tiny(), image[None]).argmax()) != int(target):
-            return ["the image returned is not classified as the target"]
-        if abs(iterations - want_steps) > 1:
-            return [f"{iterations} steps: stop at the first image classified as the target, and take steps of "
-                    "lr * g / ||g|| in CS231n's units (g the gradient of the target's logit)"]
-        if not same(image, want_image, 0.5, 0.02):
-            return ["the image differs from CS231n's rule: steps of lr * g / ||g||_2 in normalised units, then "
-                    "clamped to valid pixels"]
-        return []
-
-    @staticmethod
-    def _other_class(x, offset: int) -> int:
-        """A class the tiny model does not already give ``x``, so that the loop has to move."""
-        from labkit import models
-
-        return (int(models.predict(tiny(), x[None]).argmax()) + offset) % 10
+            return (f"the image should keep the input's shape {x.shape}, got {image.shape}" if public
+                    else "the image should keep the input's shape")
+        if not np.isfinite(image).all() or image.min() < -1e-3 or image.max() > 255 + 1e-3:
+            return "pixels should stay in 0..255 (clamp after every step)"
+        if int(np.ravel(iterations)[0]) != want_steps:
+            return self.STEPS
+        if want_steps < cap and int(models.predict(tiny(), image[None]).argmax()) != int(target):
+            return "the image returned is not classified as the target"
+        return "" if close(image, want_image, 2e-3) else self.RULE
 
     def public(self, functions) -> list[str]:
         x = images(4)[0]
-        target = self._other_class(x, 5)
-        image, _ = functions["make_fooling_image"](tiny(), x.copy(), target, lr=0.2, max_iterations=1)
-        if not same(as_array(image, "the image"), self._reference(x, target, 0.2, 1)[0], 0.05, 1e-3):
+        target = (int(np.argmax(_margins(x))) + 5) % 10
+        one = Case("make_fooling_image", (TANH10, x, target), {"lr": 0.2, "max_iterations": 1})
+        image = outputs(functions, one)["image"]
+        if not close(image, fooling_reference(TANH10, x, target, 0.2, 1)[0], 2e-3):
             return ["one step (max_iterations=1, lr=0.2) is not CS231n's: z += lr * g / ||g||_2 in normalised units "
                     "(g the gradient of the target's logit with respect to z), then pixels clamped to 0..255"]
-        image, iterations = functions["make_fooling_image"](tiny(), x.copy(), target)
-        return self._problems(as_array(image, "the image"), int(iterations), x, target, 1.0)
+        full = outputs(functions, Case("make_fooling_image", (TANH10, x, target)))
+        problem = self._problem(x, target, 1.0, CAP, full["image"], full["iterations"], True)
+        return [problem] if problem else []
 
-    def inputs(self, seed: int):
+    def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
-        target = self._other_class(images(seed)[0], int(rng.integers(1, 10)))
-        return {"seed": np.array(seed), "target": np.array(target), "lr": np.array(0.5)}
+        picked: list[Case] = []
+        for _ in range(200):  # candidates until three reachable ones: a correct loop must be able to get there
+            s, lr = int(rng.integers(1 << 30)), float(rng.choice([0.5, 1.0, 2.0]))
+            x = images(s, 1)[0]
+            target = (int(np.argmax(_margins(x))) + int(rng.integers(1, 10))) % 10
+            if _reachable(TANH10, s, target, lr) is not None:
+                kwargs = {"lr": lr} if len(picked) % 2 else {"lr": lr, "max_iterations": CAP}
+                picked.append(Case("make_fooling_image", (TANH10, x, target), kwargs, "a target it can reach"))
+            if len(picked) == 3:
+                break
+        x = images(int(rng.integers(1 << 30)), 1)[0]
+        picked.append(Case("make_fooling_image", (TANH10, x, int(np.argmax(_margins(x)))), {"lr": 1.0},
+                           "a target the model already predicts"))
+        return picked
 
-    def run(self, functions, inputs):
-        x = images(seed_of(inputs))[0]
-        image, iterations = functions["make_fooling_image"](tiny(), x.copy(), int(inputs["target"]),
-                                                            lr=float(inputs["lr"]))
-        return {"image": as_array(image, "the image"), "iterations": np.array(int(iterations))}
+    def grade(self, case: Case, out, public: bool = False) -> str:
+        _, x, target = case.args
+        lr, cap = case.kwargs.get("lr", 1.0), case.kwargs.get("max_iterations", CAP)
+        return self._problem(x, target, lr, cap, out["image"], out["iterations"], public)
 
-    def grade(self, inputs, outputs):
-        x = images(seed_of(inputs))[0]
-        problems = self._problems(outputs["image"], int(outputs["iterations"]), x, int(inputs["target"]),
-                                  float(inputs["lr"]))
-        return not problems, "the fooling loop does not follow CS231n's rule on the grader's image and target"
+
+def _margins(x: np.ndarray) -> np.ndarray:
+    from labkit import models
+
+    return models.predict(tiny(), x[None], output="logit")[0]
+
+
+def demo_case(image: np.ndarray, target: int, lr: float, max_iterations: int, model: str) -> Case:
+    """The lab's own fooling demo on a registry model: the student's loop, run by the grader."""
+    return Case("make_fooling_image", (Model("registry", name=model), image, int(target)),
+                {"lr": float(lr), "max_iterations": int(max_iterations)}, "the lab's photo and target")
 
 
 class VisualiseStep(Checker):
@@ -123,36 +176,42 @@ class VisualiseStep(Checker):
                       tf.constant(attacks.gaussian_kernel(0.5)))
         return new.numpy()[0]
 
-    def _z(self, seed):
+    @staticmethod
+    def _z(seed):
         from labkit import attacks
 
-        return attacks.to_cs231n(images(seed)[0])
+        return attacks.to_cs231n(images(seed, 1)[0])
 
     def public(self, functions) -> list[str]:
         z = self._z(5)
         for blur in (False, True):
-            got = as_array(functions["visualise_step"](tiny(), z.copy(), 4, (3, 5), 1e-3, 25.0, blur), "z")
-            problems = shape_problem(got, z.shape, "the updated image")
-            if problems:
-                return problems
-            if not same(got, self._reference(z, 4, (3, 5), 1e-3, 25.0, blur), 1e-3):
-                return ["the update is not CS231n's " + ("blur step (Gaussian, sigma 0.5, after the clamp)" if blur
-                                                         else "step: roll, ascend s_y - l2_reg ||z||^2 by lr g/||g||, "
-                                                              "roll back, clamp to valid pixels")]
+            case = Case("visualise_step", (TANH10, z, 4, (3, 5), 1e-3, 25.0, blur))
+            problem = self.grade(case, outputs(functions, case), public=True)
+            if problem:
+                return [problem]
         return []
 
-    def inputs(self, seed: int):
+    def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
-        return {"seed": np.array(seed), "target": np.array(rng.integers(0, 10)), "shift": rng.integers(0, 9, 2),
-                "l2_reg": np.array(rng.uniform(1e-4, 1e-2)), "lr": np.array(rng.uniform(5, 30)),
-                "blur": np.array(bool(rng.integers(0, 2)))}
+        out = []
+        for blur in (False, True, False, True):
+            dy = int(rng.integers(1, 9))
+            shift = (dy, (dy + int(rng.integers(1, 8))) % 9)  # never the same on both axes: a swap shows
+            args = (TANH10, self._z(int(rng.integers(1 << 30))), int(rng.integers(0, 10)), shift,
+                    float(rng.uniform(1e-4, 1e-2)), float(rng.uniform(5, 30)), blur)
+            out.append(Case("visualise_step", args, {}, "blur on" if blur else "blur off"))
+        return out
 
-    def run(self, functions, inputs):
-        args = (int(inputs["target"]), tuple(int(s) for s in inputs["shift"]), float(inputs["l2_reg"]),
-                float(inputs["lr"]), bool(inputs["blur"]))
-        return {"z": as_array(functions["visualise_step"](tiny(), self._z(seed_of(inputs)), *args), "z")}
-
-    def grade(self, inputs, outputs):
-        want = self._reference(self._z(seed_of(inputs)), int(inputs["target"]), tuple(int(s) for s in inputs["shift"]),
-                               float(inputs["l2_reg"]), float(inputs["lr"]), bool(inputs["blur"]))
-        return same(outputs["z"], want, 1e-3), "the update differs from CS231n's class-visualisation step"
+    def grade(self, case: Case, out, public: bool = False) -> str:
+        _, z, target, shift, l2_reg, lr, blur = case.args
+        got = out["z"]
+        problem = shape_problem(got, z.shape, "the updated image", public)
+        if problem:
+            return problem if public else "the updated image should keep z's shape"
+        if close(got, self._reference(z, target, shift, l2_reg, lr, blur), 2e-4):
+            return ""
+        if blur:
+            return ("the update is not CS231n's with the blur step: roll, ascend, roll back, clamp, then blur "
+                    "(Gaussian, sigma 0.5)")
+        return ("the update is not CS231n's step: roll by (dy, dx) on the image's two axes, ascend s_y - l2_reg "
+                "||z||^2 by lr g/||g||, roll back, clamp to valid pixels")

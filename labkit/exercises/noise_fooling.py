@@ -1,85 +1,79 @@
-"""Lab 3's exercises (seed 002): the seed's noise generator, the confidence statistics, occlusion's sliding
-window."""
+"""Lab 3's exercises: the report's noise generator, the confidence statistics, occlusion's sliding window."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from labkit.exercises._common import as_array, images, same, seed_of, shape_problem, tiny
+from labkit.exercises._common import TANH10, close, images, outputs, shape_problem, tiny
 from labkit.exercises._spec import Checker
+from labkit.exercises.harness import Case
 
 
 class SeedNoise(Checker):
-    """3.1: ``seed_noise(n, size, seed)``: the seed's generator, ``np.random.seed(seed)`` then, per image,
+    """3.1: ``seed_noise(n, size, seed)``: the report's generator, ``np.random.seed(seed)`` then, per image,
     ``(np.random.standard_normal([size, size, 3]) * 255)`` cast to uint8, wrapping around (modulo 256)."""
 
-    def _reference(self, n, size, seed):
+    def public(self, functions) -> list[str]:
+        case = Case("seed_noise", (2, 16, 0))
+        problem = self.grade(case, outputs(functions, case), public=True)
+        return [problem] if problem else []
+
+    def cases(self, seed: int) -> list[Case]:
+        rng = np.random.default_rng(seed)
+        return [Case("seed_noise", (1, int(rng.integers(4, 12)) * 2 + 1, 0), {}, "seed 0"),
+                Case("seed_noise", (int(rng.integers(2, 5)), int(rng.integers(8, 24)), int(rng.integers(1, 2**31))),
+                     {}, "several images")]
+
+    def grade(self, case: Case, out, public: bool = False) -> str:
         from labkit import images as photos
 
-        return photos.seed002_noise(n, size=size, seed=seed)
-
-    def public(self, functions) -> list[str]:
-        got = np.asarray(functions["seed_noise"](2, 16, 0))
-        problems = shape_problem(got, (2, 16, 16, 3), "2 noise images of 16x16")
-        if problems:
-            return problems
+        n, size, seed = case.args
+        got = out["noise"]
+        if got.shape != (n, size, size, 3):
+            return (f"{n} noise images of {size}x{size} should have shape {(n, size, size, 3)}, got {got.shape}"
+                    if public else "the images should have shape (n, size, size, 3)")
         if got.dtype != np.uint8:
-            return [f"the images should be uint8, as the seed's, got {got.dtype}"]
-        if not np.array_equal(got, self._reference(2, 16, 0)):
-            return ["the images are not the seed's: seed NumPy's legacy generator (np.random.seed), draw a standard "
-                    "normal per image, times 255, and keep it modulo 256 as the seed's cast to uint8 does"]
-        return []
-
-    def inputs(self, seed: int):
-        rng = np.random.default_rng(seed)
-        return {"n": np.array(rng.integers(2, 5)), "size": np.array(rng.integers(8, 24)), "seed": np.array(seed % 9973)}
-
-    def run(self, functions, inputs):
-        return {"noise": np.asarray(functions["seed_noise"](int(inputs["n"]), int(inputs["size"]), seed_of(inputs)))}
-
-    def grade(self, inputs, outputs):
-        want = self._reference(int(inputs["n"]), int(inputs["size"]), seed_of(inputs))
-        got = outputs["noise"]
-        return got.dtype == np.uint8 and np.array_equal(got, want), "the noise is not the seed's generator's"
+            return f"the images should be uint8, as the report's, got {got.dtype}"
+        if np.array_equal(got, photos.seed002_noise(n, size=size, seed=seed)):
+            return ""
+        return ("the images are not the report's: seed NumPy's legacy generator with the seed given (np.random.seed, "
+                "whatever its value), draw a standard normal per image, times 255, and keep it modulo 256 as the "
+                "report's cast to uint8 does")
 
 
 STATS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
 
 
 class ConfidenceStats(Checker):
-    """3.2: ``confidence_stats(confidences) -> dict``: the seed's ``describe()`` of the top-1 confidences: count,
+    """3.2: ``confidence_stats(confidences) -> dict``: the report's ``describe()`` of the top-1 confidences: count,
     mean, std (n - 1 in the denominator, as pandas), min, quartiles (25%, 50%, 75%, linear interpolation), max."""
 
-    def _reference(self, values):
+    def public(self, functions) -> list[str]:
+        case = Case("confidence_stats", (np.random.default_rng(1).uniform(0, 1, 11),))
+        problem = self.grade(case, outputs(functions, case), public=True)
+        return [problem] if problem else []
+
+    def cases(self, seed: int) -> list[Case]:
+        rng = np.random.default_rng(seed)
+        n = 4 * int(rng.integers(5, 15)) + int(rng.integers(2, 4))  # quartiles between two values
+        ties = np.round(rng.beta(2, 5, n + 1), 2)
+        return [Case("confidence_stats", (rng.beta(2, 5, n),), {}, "confidences between two quartile ranks"),
+                Case("confidence_stats", (rng.uniform(0, 1, n + 2).astype(np.float32),), {}, "float32 confidences"),
+                Case("confidence_stats", (ties,), {}, "repeated confidences"),
+                Case("confidence_stats", (rng.uniform(0, 1, 2),), {}, "two confidences")]
+
+    def grade(self, case: Case, out, public: bool = False) -> str:
         import pandas as pd
 
-        return pd.Series(values).describe()
-
-    def _problems(self, got, values) -> list[str]:
-        if not isinstance(got, dict) or set(got) != set(STATS):
-            return [f"the result should be a dict with the keys {', '.join(STATS)}"]
-        want = self._reference(values)
-        wrong = [k for k in STATS if not np.isclose(float(got[k]), float(want[k]), rtol=1e-9, atol=1e-12)]
-        return [f"wrong statistics: {', '.join(wrong)}"] if wrong else []
-
-    def public(self, functions) -> list[str]:
-        values = np.random.default_rng(1).uniform(0, 1, 11)
-        return self._problems(functions["confidence_stats"](values), values)
-
-    def inputs(self, seed: int):
-        rng = np.random.default_rng(seed)
-        return {"values": rng.beta(2, 5, int(rng.integers(20, 60)))}
-
-    def run(self, functions, inputs):
-        got = functions["confidence_stats"](inputs["values"])
-        if not isinstance(got, dict):
-            return {"keys": np.array([]), "values": np.array([])}
-        return {"keys": np.array(list(got), dtype=str), "values": as_array([got[k] for k in got], "the statistics")}
-
-    def grade(self, inputs, outputs):
-        got = dict(zip(outputs["keys"].tolist(), outputs["values"].tolist(), strict=True))
-        problems = self._problems(got, inputs["values"])
-        return not problems, problems[0] if problems else ""
+        (values,) = case.args
+        keys, got = out["keys"].tolist(), out["values"]
+        if sorted(keys) != sorted(STATS) or len(got) != len(keys):
+            return f"the result should be a dict with the keys {', '.join(STATS)}"
+        want = pd.Series(np.asarray(values, np.float64)).describe()
+        given = dict(zip(keys, got.tolist(), strict=True))
+        # float32 input or arithmetic rounds to ~1e-7 of each value; the smallest planted bug moves a statistic 1e-3
+        wrong = [k for k in STATS if not abs(given[k] - want[k]) <= 1e-5 * max(abs(want[k]), 1e-3)]
+        return f"wrong statistics: {', '.join(wrong)}" if wrong else ""
 
 
 class Occlusion(Checker):
@@ -87,41 +81,48 @@ class Occlusion(Checker):
     ``window x window`` pixels (every ``stride`` pixels, the last one cut at the border) set to ``baseline``,
     every pixel of it gets f(x) - f(occluded), averaged over the windows that cover it (f: the target's logit)."""
 
+    BORDER, OVERLAP, PLAIN = "a window cut by the border", "overlapping windows", "windows side by side"
+    RULES = {OVERLAP: "with overlapping windows (stride < window), each pixel should get the mean over the windows "
+                        "that cover it",
+             BORDER: "the last window of a row or column, cut by the image's border, should be slid in as well "
+                       "(and its pixels get its value)",
+             PLAIN: "the map is not occlusion's: for each window, the target's logit on the image minus on the "
+                      "occluded copy, given to every pixel of the window"}
+
     def _reference(self, x, target, window, stride, baseline):
         from labkit import attribution
 
         return attribution.occlusion(tiny(), x[None], int(target), window=window, strides=stride, baseline=baseline,
                                      progress=False)[0, ..., 0]
 
-    def _run(self, functions, x, target, window, stride, baseline):
-        return as_array(functions["occlusion_map"](tiny(), x.copy(), target, window, stride, baseline), "the map")
-
     def public(self, functions) -> list[str]:
-        x = images(6)[0]
-        got = self._run(functions, x, 3, 8, 8, 0.0)
-        problems = shape_problem(got, (32, 32), "the occlusion map of a 32x32 image")
-        if problems:
-            return problems
-        if not same(got, self._reference(x, 3, 8, 8, 0.0), 1e-4, 1e-3):
-            return ["the map is not occlusion's: for each window, the target's logit on the image minus on the "
-                    "occluded copy, given to every pixel of the window"]
-        if not same(self._run(functions, x, 3, 8, 4, 0.0), self._reference(x, 3, 8, 4, 0.0), 1e-4, 1e-3):
-            return ["with overlapping windows (stride < window), each pixel should get the mean over the windows "
-                    "that cover it"]
+        x = images(6, 1)[0]
+        for window, stride, about in ((8, 8, self.PLAIN), (8, 4, self.OVERLAP)):
+            case = Case("occlusion_map", (TANH10, x, 3, window, stride, 0.0), {}, about)
+            problem = self.grade(case, outputs(functions, case), public=True)
+            if problem:
+                return [problem]
         return []
 
-    def inputs(self, seed: int):
+    def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
-        window = int(rng.integers(5, 12))
-        return {"seed": np.array(seed), "target": np.array(rng.integers(0, 10)), "window": np.array(window),
-                "stride": np.array(int(rng.integers(3, window + 1))), "baseline": np.array(float(rng.uniform(0, 255)))}
+        out = []
+        for about in (self.BORDER, self.OVERLAP, self.PLAIN):
+            while True:  # windows of the kind the case is about, on a 32x32 image
+                window = int(rng.integers(5, 13))
+                stride = window if about == self.PLAIN else int(rng.integers(3, window))
+                if ((32 - window) % stride != 0) == (about == self.BORDER):
+                    break
+            args = (TANH10, images(int(rng.integers(1 << 30)), 1)[0], int(rng.integers(0, 10)), window, stride,
+                    float(rng.uniform(0, 255)))
+            out.append(Case("occlusion_map", args, {}, about))
+        return out
 
-    def _args(self, inputs):
-        return (int(inputs["target"]), int(inputs["window"]), int(inputs["stride"]), float(inputs["baseline"]))
-
-    def run(self, functions, inputs):
-        return {"map": self._run(functions, images(seed_of(inputs))[0], *self._args(inputs))}
-
-    def grade(self, inputs, outputs):
-        want = self._reference(images(seed_of(inputs))[0], *self._args(inputs))
-        return same(outputs["map"], want, 1e-4, 1e-3), "the occlusion map differs on the grader's image"
+    def grade(self, case: Case, out, public: bool = False) -> str:
+        _, x, target, window, stride, baseline = case.args
+        got = out["map"]
+        problem = shape_problem(got, x.shape[:2], "the occlusion map of the image", public)
+        if problem:
+            return problem if public else "the map should have one value per pixel of the image"
+        ok = close(got, self._reference(x, target, window, stride, baseline), 1e-4, 1e-6)
+        return "" if ok else self.RULES.get(case.about, self.RULES[self.PLAIN])

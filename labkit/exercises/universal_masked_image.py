@@ -1,18 +1,19 @@
-"""Lab 4's exercises (seed 001): the K masks (stripes, squares: a partition), the loss over the K masked
-copies."""
+"""Lab 4's exercises: the K masks (stripes, squares: a partition), the loss over the K masked copies."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from labkit.exercises._common import as_array, images, seed_of, tiny
+from labkit.exercises._common import TANH10, close, images, outputs, tiny
 from labkit.exercises._spec import Checker
+from labkit.exercises.harness import Case
 
 
 def partition_problems(m: np.ndarray, k: int, size: int) -> list[str]:
-    """What is wrong with ``m`` as K masks that partition a ``size`` x ``size`` image (mask i hides part i)."""
+    """What is wrong with ``m`` as K masks that partition a ``size`` x ``size`` image (mask i hides part i); the
+    messages name no K, size or mask number (the grader's are hidden)."""
     if m.shape != (k, size, size):
-        return [f"K = {k} masks of a {size}x{size} image should have shape {(k, size, size)}, got {m.shape}"]
+        return ["K masks of a size x size image should have shape (K, size, size)"]
     if not np.isin(m, (0, 1)).all():
         return ["masks should hold only 0 (kept) and 1 (hidden)"]
     if not (m.sum(axis=0) == 1).all():
@@ -31,10 +32,10 @@ def stripe_problems(m: np.ndarray, k: int, size: int) -> list[str]:
     problems = partition_problems(m, k, size)
     if problems:
         return problems
-    for i, mask in enumerate(m):
+    for mask in m:
         top, bottom, left, right = _bbox(mask)
         if (left, right) != (0, size) or mask[top:bottom].sum() != (bottom - top) * size:
-            return [f"mask {i} is not a horizontal stripe of whole rows"]
+            return ["a mask is not one horizontal stripe of whole rows"]
     heights = m.sum(axis=(1, 2)) / size
     if heights.max() - heights.min() > 1:
         return ["the stripes should have near-equal heights (within one row)"]
@@ -48,12 +49,12 @@ def square_problems(m: np.ndarray, k: int, size: int) -> list[str]:
     if problems:
         return problems
     areas = []
-    for i, mask in enumerate(m):
+    for mask in m:
         top, bottom, left, right = _bbox(mask)
         if mask[top:bottom, left:right].sum() != (bottom - top) * (right - left):
-            return [f"mask {i} is not one rectangular cell"]
+            return ["a mask is not one rectangular cell"]
         if max(bottom - top, right - left) > 2.5 * min(bottom - top, right - left) + 1:
-            return [f"mask {i} is a long rectangle, not a near-square cell"]
+            return ["a mask is a long rectangle, not a near-square cell"]
         areas.append((bottom - top) * (right - left))
     if max(areas) > 2.5 * min(areas):
         return ["the cells should have near-equal areas"]
@@ -69,37 +70,29 @@ class Masks(Checker):
         self.function = f"{'stripe' if kind == 'stripes' else 'square'}_masks"
         self.problems = stripe_problems if kind == "stripes" else square_problems
 
-    def _masks(self, functions, k, size):
-        return as_array(functions[self.function](k, size), "the masks")
-
     def public(self, functions) -> list[str]:
         for k, size in ((2, 8), (5, 20), (9, 30)):
-            problems = self.problems(self._masks(functions, k, size), k, size)
-            if problems:
-                return [f"K = {k}, {size}x{size}: {problems[0]}"]
+            case = Case(self.function, (k, size))
+            problem = self.grade(case, outputs(functions, case))
+            if problem:
+                return [f"K = {k}, {size}x{size}: {problem}"]
         return []
 
-    def inputs(self, seed: int):
+    def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
-        return {"k": rng.integers(2, 17, 3), "size": rng.integers(40, 72, 3)}
+        prime = int(rng.choice([5, 7, 11, 13]))
+        sizes = [int(x) for x in rng.integers(40, 72, 4)]
+        pairs = {"two parts": (2, sizes[0]), "three parts": (3, sizes[1]),
+                 "K prime, rows that do not divide by K": (prime, prime * int(rng.integers(3, 6))
+                                                          + int(rng.integers(2, prime))),
+                 "K a square": (int(rng.choice([4, 9, 16])), sizes[2]),
+                 "K not a square": (int(rng.choice([6, 8, 10, 12, 14])), sizes[3])}
+        return [Case(self.function, pair, {}, about) for about, pair in pairs.items()]
 
-    def run(self, functions, inputs):
-        return {f"m{i}": self._masks(functions, int(k), int(s))
-                for i, (k, s) in enumerate(zip(inputs["k"], inputs["size"], strict=True))}
-
-    def grade(self, inputs, outputs):
-        for i, (k, s) in enumerate(zip(inputs["k"], inputs["size"], strict=True)):
-            problems = self.problems(outputs[f"m{i}"], int(k), int(s))
-            if problems:
-                said = problems[0] if not any(ch.isdigit() for ch in problems[0]) else "the masks' shape is wrong"
-                return False, f"on the grader's K and image size: {said}"  # never the hidden K or size
-        return True, ""
-
-
-def loss_reference(image: np.ndarray, m: np.ndarray, targets) -> float:
-    from labkit import attacks
-
-    return attacks.masked_loss(tiny(), image, m, targets)
+    def grade(self, case: Case, out, public: bool = False) -> str:
+        k, size = case.args
+        problems = self.problems(np.asarray(out["masks"], np.float64), k, size)
+        return problems[0] if problems else ""
 
 
 class MaskedLoss(Checker):
@@ -107,30 +100,35 @@ class MaskedLoss(Checker):
     ``image`` (hidden parts set to 0, each copy resized bilinearly to the model's input) against their targets,
     computed from the logits."""
 
-    def _case(self, seed, k=3, size=16):
+    def _case(self, seed, kind: str, k: int, size: int, about: str = "", twice: bool = False) -> Case:
         from labkit import masks
 
         rng = np.random.default_rng(seed)
-        return images(seed, 1, 32)[0][:size, :size], masks.masks("stripes", k, size), rng.permutation(10)[:k]
-
-    def _run(self, functions, image, m, targets) -> float:
-        return float(as_array(functions["masked_copies_loss"](tiny(), image.copy(), m, targets), "the loss"))
+        targets = rng.permutation(10)[:k]
+        if twice:
+            targets[-1] = targets[0]
+        image = images(seed, 1, 64)[0][:size, :size]
+        return Case("masked_copies_loss", (TANH10, image, masks.masks(kind, k, size), targets), {}, about)
 
     def public(self, functions) -> list[str]:
-        image, m, targets = self._case(7)
-        got = self._run(functions, image, m, targets)
-        if not np.isclose(got, loss_reference(image, m, targets), rtol=1e-4, atol=1e-5):
-            return ["the loss is not the mean cross-entropy of the masked copies: hide part i of copy i (zero), resize "
-                    "each copy to the model's input, and take the cross-entropy of its logits against target i"]
-        return []
+        case = self._case(7, "stripes", 3, 16)
+        problem = self.grade(case, outputs(functions, case))
+        return [problem] if problem else []
 
-    def inputs(self, seed: int):
-        return {"seed": np.array(seed)}
+    def cases(self, seed: int) -> list[Case]:
+        rng = np.random.default_rng(seed)
+        s = [int(x) for x in rng.integers(1 << 30, size=3)]
+        return [self._case(s[0], "stripes", int(rng.integers(2, 6)), int(rng.integers(16, 31)), "stripes"),
+                self._case(s[1], "squares", int(rng.choice([4, 6])), int(rng.integers(36, 64)), "square cells"),
+                self._case(s[2], "stripes", 3, 32, "an image at the model's size, a target twice", twice=True)]
 
-    def run(self, functions, inputs):
-        return {"loss": np.array(self._run(functions, *self._case(seed_of(inputs), k=4, size=24)))}
+    def grade(self, case: Case, out, public: bool = False) -> str:
+        from labkit import attacks
 
-    def grade(self, inputs, outputs):
-        want = loss_reference(*self._case(seed_of(inputs), k=4, size=24))
-        ok = bool(np.isclose(float(outputs["loss"]), want, rtol=1e-4, atol=1e-5))
-        return ok, "the loss differs on the grader's image"
+        _, image, m, targets = case.args
+        loss = np.ravel(out["loss"])
+        want = attacks.masked_loss(tiny(), image, m, targets)
+        if loss.shape == (1,) and close(loss, [want], 1e-4, 1e-6):
+            return ""
+        return ("the loss is not the mean cross-entropy of the masked copies: hide part i of copy i (zero), resize "
+                "each copy to the model's input, and take the cross-entropy of its logits against target i")

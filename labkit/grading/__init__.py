@@ -4,10 +4,11 @@ Where each idea lives:
 
 - ``submissions``: the batch folder, student ids;
 - ``one``: one submission: a scratch copy, the sandboxed child, the lab's checks (declared in ``labkit.labs``);
-- ``exercises``: the students' own code (probe cells, hidden inputs, checked in the grader) and written answers;
-- ``child``: the process that executes a notebook inside the sandbox (``labkit.execute``, every cell);
-- ``sandbox``, ``isolate``, ``limits``: bubblewrap's view of the machine, running a command in it, and the
-  watchdog of resident memory, processes and CPU;
+- ``exercises``: the students' own code (each exercise in its clean room), written answers, a notebook's lab;
+- ``cleanroom``: each coding exercise run on hidden cases in a fresh sandboxed interpreter, on a package view
+  without labkit's own implementation; ``untrusted``: the one reader of what a sandbox wrote;
+- ``sandbox``, ``isolate``, ``limits``: bubblewrap's view of the machine, running a command in it (the notebook
+  through ``python -m labkit.execute``, every cell), and the watchdog of resident memory, processes and CPU;
 - ``checks``: running a lab's checks; ``report``: feedback, summary and the written answers;
 - ``cluster``: Dask (a LocalCluster for ``--jobs``, or a scheduler), exactly once through worker deaths,
   reruns that skip what is graded, ``grades.csv`` whole after every submission.
@@ -35,7 +36,7 @@ __all__ = ["CheckResult", "Options", "Outcome", "Submission", "add_cli", "find_s
 
 def grade_job(job: Job, *, lab: str, out: str, options: Options, hidden: tuple[str, ...] = ()) -> dict:
     """On a Dask worker: grade one submission (its own GPU, where the worker has them); the outcome as data."""
-    sub = Submission(job.student, Path(job.path), Path(job.notebook) if job.notebook else None)
+    sub = Submission(job.student, Path(job.path), Path(job.notebook) if job.notebook else None, job.problem)
     declared = labs.get(lab)
     try:
         outcome = grade_one(sub, declared, Path(out), options, hidden=hidden, env=worker_gpu_env())

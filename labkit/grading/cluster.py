@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import json
 import logging
 import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -60,6 +60,7 @@ class Job:
     path: str
     key: str
     notebook: str | None = None  # the notebook to run inside a folder submission
+    problem: str = ""  # why it cannot be graded at all (labkit.grading.submissions.Submission.problem)
 
 
 @dataclass
@@ -76,50 +77,86 @@ class Graded:
 
 
 def content_hash(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes, or of a folder's files (relative names and bytes, sorted; hidden files and
-    ``.ipynb_checkpoints`` left out)."""
+    """sha256 of a file's bytes, or of a folder's entries: every file, dot-files and checkpoints included (the
+    notebook may read any of them), a link by its target's name (never followed), names sorted."""
     path = Path(path)
     h = hashlib.sha256()
-    if path.is_file():
+    if path.is_file() and not path.is_symlink():
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
         return h.hexdigest()
+    if path.is_symlink():
+        return hashlib.sha256(b"link\0" + os.readlink(path).encode()).hexdigest()
     if not path.is_dir():
         raise LabkitError(f"submission not found: {path}")
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        rel = file.relative_to(path)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        h.update(str(rel.as_posix()).encode() + b"\0")
-        h.update(content_hash(file).encode() + b"\n")
+    for entry in sorted(path.rglob("*")):
+        rel = entry.relative_to(path).as_posix()
+        if entry.is_symlink() or entry.is_file():
+            h.update(rel.encode() + b"\0" + content_hash(entry).encode() + b"\n")
+        elif entry.is_dir():
+            h.update(rel.encode() + b"/\n")
     return h.hexdigest()
 
 
-def checks_version(lab: int | str | None = None) -> str:
-    """The version of a lab's checks: sha256 of its declaration's source, of its exercises' checkers and of the
-    code that runs checks and probes (an edited check or checker re-grades everything); ``lab=None``: every
-    lab's."""
-    import inspect
+def _imports(file: Path) -> set[str]:
+    """The ``labkit`` modules a source file imports, anywhere in it (function-level imports too), and for
+    ``from labkit.x import y`` also ``labkit.x.y`` (a module, or a name the closure leaves out)."""
+    import ast
 
-    from labkit import exercises, labs
-    from labkit.exercises import _common, _spec
-    from labkit.labs import _checks
-
-    here = Path(__file__).parent
-    sources = [inspect.getsource(_checks), *[(here / f).read_text() for f in ("checks.py", "one.py", "exercises.py")],
-               *[inspect.getsource(m) for m in (exercises, _common, _spec)]]
-    for declared in [labs.get(lab)] if lab is not None else labs.LABS.values():
-        sources.append(inspect.getsource(inspect.getmodule(declared.prepare or declared.checks[0].run)))
-        for module in sorted({inspect.getmodule(type(e.checker)).__name__ for e in declared.exercises if e.checker}):
-            sources.append(inspect.getsource(sys.modules[module]))
-    return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:16]
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "labkit"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "labkit" and not node.level:
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    return found
 
 
-def job_key(path: str | os.PathLike, *, lab: int, checks: str | None = None, options: Mapping | None = None) -> str:
-    """The content-addressed key of one grading: the submission's content, the lab, the checks' version and
-    the grading options (timeouts, limits...)."""
-    spec = {"content": content_hash(path), "lab": lab, "checks": checks or checks_version(lab),
+def module_closure(modules: Iterable[str], root: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Every labkit module that ``modules`` import, directly or not (their packages' ``__init__`` too): name ->
+    source file, under ``root`` (the folder holding the ``labkit`` package; default: this labkit's)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
+
+    def source(name: str) -> Path | None:
+        base = root.joinpath(*name.split("."))
+        return next((p for p in (base / "__init__.py", base.with_suffix(".py")) if p.is_file()), None)
+
+    found: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for cut in range(1, len(parts) + 1):
+            module = ".".join(parts[:cut])
+            path = source(module)
+            if path is not None and module not in found:
+                found[module] = path
+                todo.extend(_imports(path))
+    return found
+
+
+def checks_version(lab: int | str | None = None, root: str | os.PathLike | None = None) -> str:
+    """The version of a lab's grading: sha256 of every labkit module its declaration (checks, checkers, labkit's
+    references) and the grader (clean room, sandbox, checks) import, directly or not: an edited reference
+    function or check re-grades everything. ``lab=None``: every lab's; ``root``: another copy of labkit (tests)."""
+    from labkit import labs
+
+    chosen = [labs.get(lab)] if lab is not None else list(labs.LABS.values())
+    start = [f"labkit.labs.{inspect.getmodule(declared.prepare or declared.checks[0].run).__name__.rsplit('.', 1)[1]}"
+             for declared in chosen] + ["labkit.grading.one", "labkit.grading.cleanroom", "labkit.exercises.harness"]
+    closure = module_closure(start, root)
+    h = hashlib.sha256()
+    for name in sorted(closure):
+        h.update(name.encode() + b"\0" + closure[name].read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def job_key(path: str | os.PathLike, *, lab: int, checks: str | None = None, options: Mapping | None = None,
+            student: str = "") -> str:
+    """The content-addressed key of one grading: the student (their hidden cases are their own), the submission's
+    content, the lab, the checks' version and the grading options (timeouts, limits...)."""
+    spec = {"student": student, "content": content_hash(path), "lab": lab, "checks": checks or checks_version(lab),
             "options": dict(options or {})}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -133,7 +170,7 @@ def make_jobs(submissions: Iterable[tuple[str, str | os.PathLike]], *, lab: int,
         if student in seen:
             raise LabkitError(f"two submissions for the same student id: {student}")
         seen.add(student)
-        jobs.append(Job(student, str(path), job_key(path, lab=lab, checks=checks, options=options)))
+        jobs.append(Job(student, str(path), job_key(path, lab=lab, checks=checks, options=options, student=student)))
     return jobs
 
 
@@ -142,8 +179,8 @@ def jobs_from_folder(submissions: str | os.PathLike, *, lab: int, options: Mappi
     from labkit.grading.submissions import find_submissions
 
     checks = checks_version(lab)
-    return [Job(s.student, str(s.path), job_key(s.path, lab=lab, checks=checks, options=options),
-                str(s.notebook) if s.notebook else None) for s in find_submissions(submissions)]
+    return [Job(s.student, str(s.path), job_key(s.path, lab=lab, checks=checks, options=options, student=s.student),
+                str(s.notebook) if s.notebook else None, s.problem) for s in find_submissions(submissions)]
 
 
 def _write_json(path: Path, record: dict) -> None:

@@ -19,13 +19,24 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.grading.limits import Watchdog
-from labkit.grading.sandbox import bwrap_args, child_env, find_bwrap, gpu_env, keras_models_dir, nvidia_devices
+from labkit.grading.sandbox import (
+    SANDBOX_UID,
+    bwrap_args,
+    check_scratch,
+    child_env,
+    find_bwrap,
+    gpu_env,
+    keras_models_dir,
+    nvidia_devices,
+    python_paths,
+)
 
-# Runs inside the sandbox (after the user namespace exists, so that RLIMIT_NPROC counts only its tasks),
-# then becomes the command. -I -S: no site, no environment variables: about 15 ms.
+# Runs inside the sandbox, sets the limits, drops to an unprivileged uid where the grader is root (bwrap then
+# keeps only CAP_SETUID and CAP_SETGID for this), then becomes the command. -I -S: no site, no environment
+# variables: about 15 ms.
 _LAUNCHER = r"""
 import os, resource, sys
-nproc, cpu = int(sys.argv[1]), int(sys.argv[2])
+nproc, cpu, uid, cwd = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 if cpu:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
@@ -34,10 +45,17 @@ if nproc:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     except (ValueError, OSError):
         pass
+if uid:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        os._exit(126)
 try:
-    os.execvp(sys.argv[3], sys.argv[3:])
+    os.chdir(cwd)
+    os.execvp(sys.argv[5], sys.argv[5:])
 except OSError as exc:
-    print(f"labkit sandbox: cannot run {sys.argv[3]!r}: {exc.strerror}", file=sys.stderr)
+    print(f"labkit sandbox: cannot run {sys.argv[5]!r} in {cwd}: {exc.strerror}", file=sys.stderr)
     os._exit(127)
 """
 
@@ -155,25 +173,28 @@ def run_sandboxed(argv: Sequence[str], *, workdir: str | os.PathLike, env: Mappi
                   max_processes: int | None = 256, max_threads: int | None = 4096, sandbox: bool = True,
                   readonly: Sequence[str | os.PathLike] = (), hidden: Sequence[str | os.PathLike] = (),
                   gpu: str | int | None = None, keras_models: str | os.PathLike | None | bool = True,
-                  output_limit: int = 1 << 20, poll_interval: float = 0.1, _bwrap: str | None = None) -> Result:
+                  output_limit: int = 1 << 20, poll_interval: float = 0.1, labkit_path: str | os.PathLike | None = None,
+                  _bwrap: str | None = None) -> Result:
     """Run ``argv`` in ``workdir`` (which must exist: the only writable folder), sandboxed unless
     ``sandbox=False``, under the limits in ``labkit.grading.sandbox``'s docstring; never raises for what the
     command does.
 
     ``env``: the command's variables on top of a minimal environment (``child_env``); ``gpu``: the GPU id to give
     it (``gpu_env`` variables, NVIDIA device nodes visible); ``keras_models``: True for Keras' weights folder of
-    the grader, a path, or None; ``readonly``/``hidden``: see ``bwrap_args``. ``rejected``: the sandbox could
-    not start (the message says why) or ``workdir`` is missing."""
+    the grader, a path, or None; ``readonly``/``hidden``: see ``bwrap_args``; ``labkit_path``: a folder holding
+    the ``labkit`` package the command imports instead of the grader's (a clean room's view; the grader's own
+    is then not mounted). ``rejected``: the sandbox could not start (the message says why) or ``workdir`` is
+    missing."""
     start = time.perf_counter()
     try:
         cmd, child, status_fds = _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models,
-                                          memory_mb, cpu_seconds, max_threads, _bwrap)
+                                          memory_mb, cpu_seconds, max_threads, labkit_path, _bwrap)
     except LabkitError as exc:
         return Result("rejected", None, "", "", str(exc), 0.0, time.perf_counter() - start, sandbox)
     status_r, status_w = status_fds
     try:
         proc = subprocess.Popen(cmd, cwd=os.path.realpath(workdir), env=child, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, umask=0o022,
                                 pass_fds=() if status_w is None else (status_w,))
     except OSError as exc:
         for fd in status_fds:
@@ -187,7 +208,8 @@ def run_sandboxed(argv: Sequence[str], *, workdir: str | os.PathLike, env: Mappi
     out.start()
     err.start()
     dog = Watchdog(proc.pid, sandboxed=sandbox, memory_mb=memory_mb, max_processes=max_processes,
-                   max_threads=max_threads, cpu_seconds=cpu_seconds)
+                   max_threads=max_threads, cpu_seconds=cpu_seconds, tmpfs_mb=_tmp_mb(memory_mb))
+    oom_before = _oom_kills()
     try:
         status, reason = _watch(proc, dog, start, timeout, poll_interval)
     finally:  # the grader itself is stopping (KeyboardInterrupt...): take the tree down with it
@@ -204,29 +226,54 @@ def run_sandboxed(argv: Sequence[str], *, workdir: str | os.PathLike, env: Mappi
     started, exit_code = _bwrap_status(status_r, proc.returncode)
     stdout, stderr = out.text(), err.text()
     if status is None:
-        status, reason = _verdict(exit_code, started, sandbox, stderr)
+        status, reason = _verdict(exit_code, started, sandbox, stderr, _oom_kills() > oom_before)
     return Result(status, exit_code, stdout, stderr, reason or "", dog.peak_resident / (1024 * 1024), seconds,
                   sandbox, dog.peak_processes, dog.cpu)
 
 
+def _tmp_mb(memory_mb: int | None) -> int:
+    """The size of the sandbox's /tmp and /dev/shm: the memory limit (both count in it)."""
+    return memory_mb or 1024
+
+
+def _oom_kills() -> int:
+    """How many processes the kernel's OOM killer has killed since boot (0 where the kernel does not say)."""
+    try:
+        with open("/proc/vmstat") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("oom_kill ")), 0)
+    except OSError:
+        return 0
+
+
+def _chown_tree(path: Path, uid: int) -> None:
+    """Give the sandbox's unprivileged user the scratch folder (the grader runs as root); never another file
+    system, never through a link."""
+    device = os.lstat(path).st_dev
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if os.lstat(os.path.join(folder, d)).st_dev == device]
+        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+            os.lchown(name, uid, uid)
+
+
 def _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models, memory_mb, cpu_seconds,
-             max_threads, bwrap) -> tuple[list[str], dict[str, str], tuple[int | None, int | None]]:
+             max_threads, labkit_path, bwrap) -> tuple[list[str], dict[str, str], tuple[int | None, int | None]]:
     """The command line (bwrap around the launcher around ``argv``), the child's environment, and bwrap's status
     pipe; a ``LabkitError`` where it cannot be built."""
     if not argv:
         raise LabkitError("no command")
     if not os.path.isdir(workdir):
         raise LabkitError(f"the scratch folder does not exist: {workdir}")
-    work = Path(os.path.realpath(workdir))
-    child = child_env(work, env)
+    work = check_scratch(workdir)  # before anything is written there
+    child = child_env(work, env, labkit_path)
     for var in ("HOME", "MPLCONFIGDIR", "XDG_RUNTIME_DIR"):
         os.makedirs(child[var], mode=0o700, exist_ok=True)
     devices: list[str] = []
     if gpu is not None:
         child.update(gpu_env(0, [gpu]))
         devices = nvidia_devices()
+    as_root = sandbox and os.geteuid() == 0
     launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(int(max_threads or 0) if sandbox else 0),
-                str(int(cpu_seconds or 0)), *map(str, argv)]
+                str(int(cpu_seconds or 0)), str(SANDBOX_UID if as_root else 0), str(work), *map(str, argv)]
     if not sandbox:
         return launcher, child, (None, None)
     bwrap = bwrap or (sandbox_support().bwrap if sandbox_support().available else None)
@@ -234,7 +281,12 @@ def _command(argv, workdir, env, sandbox, readonly, hidden, gpu, keras_models, m
         raise LabkitError(f"no sandbox can start on this machine: {sandbox_support().message}")
     models = keras_models_dir() if keras_models is True else (keras_models or None)
     opts = bwrap_args(work, readonly=readonly, hidden=hidden, devices=devices, keras_models=models,
-                      tmp_mb=memory_mb or 1024)
+                      tmp_mb=_tmp_mb(memory_mb), env_paths=python_paths(labkit_package=labkit_path is None),
+                      as_root=as_root)
+    if models is not None:  # its mount point, made here so that the sandbox's user can reach it
+        os.makedirs(Path(child["KERAS_HOME"]) / "models", mode=0o755, exist_ok=True)
+    if as_root:  # only a scratch folder that check_scratch and bwrap_args accepted
+        _chown_tree(work, SANDBOX_UID)
     status_r, status_w = os.pipe()
     return [bwrap, *opts, "--json-status-fd", str(status_w), "--", *launcher], child, (status_r, status_w)
 
@@ -271,8 +323,9 @@ def _bwrap_status(status_r: int | None, returncode: int) -> tuple[bool, int]:
     return '"child-pid"' in docs, int(m.group(1)) if m else returncode
 
 
-def _verdict(exit_code: int, started: bool, sandbox: bool, stderr: str) -> tuple[str, str]:
-    """How a command that ended by itself ended."""
+def _verdict(exit_code: int, started: bool, sandbox: bool, stderr: str, oom: bool = False) -> tuple[str, str]:
+    """How a command that ended by itself (the watchdog did not stop it) ended; ``oom``: the kernel's OOM
+    killer killed some process meanwhile."""
     sig = -exit_code if exit_code < 0 else exit_code - 128 if sandbox and 128 < exit_code < 160 else None
     if sandbox and not started:
         return "rejected", "the sandbox did not start: " + (_last_line(stderr) or f"bwrap exited with {exit_code}")
@@ -280,8 +333,12 @@ def _verdict(exit_code: int, started: bool, sandbox: bool, stderr: str) -> tuple
         return "ok", ""
     if sig == signal.SIGXCPU:
         return "killed", "CPU time limit exceeded (RLIMIT_CPU)"
-    if sig == signal.SIGKILL:
-        return "killed", "killed by SIGKILL (the machine's OOM killer, or an operator)"
+    if sig == signal.SIGKILL and oom:
+        return "killed", "killed by the machine's OOM killer (the machine ran out of memory)"
+    if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        # no limit of the grader's and no OOM kill: the signal came from the command's own processes
+        where = "from inside the sandbox" if sandbox else "by the command's own processes or another one"
+        return "killed", f"killed by {_signal_name(sig)}, sent {where} (the notebook stopped the process that runs it?)"
     what = f"signal {_signal_name(sig)}" if sig else f"exit status {exit_code}"
     return "failed", f"failed with {what}" + (f": {_last_line(stderr)}" if _last_line(stderr) else "")
 

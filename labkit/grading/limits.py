@@ -1,8 +1,10 @@
 """The watchdog: the limits of a submission's whole process tree, read from ``/proc`` every poll interval.
 
-Resident memory (``RssAnon + RssShmem`` of every process, plus what a sandbox's private ``/tmp`` and ``/dev/shm``
-hold), NOT address space: TensorFlow with CUDA reserves tens of GB of virtual memory and touches little
-(tensorflow#10040), which ``RLIMIT_AS`` would kill. Processes, threads and CPU time likewise. Cgroups would be
+Resident memory as proportional set size (``Pss_Anon + Pss_Shmem`` of every process, from ``smaps_rollup``: a page
+shared after ``fork`` counts once in all; ``RssAnon + RssShmem`` where the kernel has no rollup), plus what a
+sandbox's private ``/tmp`` and ``/dev/shm`` hold once its own root is in place, NOT address space: TensorFlow
+with CUDA reserves tens of GB of virtual memory and touches little (tensorflow#10040), which ``RLIMIT_AS`` would
+kill. Processes, threads and CPU time likewise. Cgroups would be
 exact, but are usually not delegated to an unprivileged user, so they are not used: the granularity is one
 poll interval (see ``labkit.grading.sandbox``'s docstring).
 """
@@ -56,11 +58,14 @@ def _scan() -> dict[int, _Proc]:
 
 
 def _resident(pid: int) -> int:
-    """RssAnon + RssShmem of one process, in bytes (0 when it is gone)."""
-    raw = _read(f"/proc/{pid}/status", 8192)
+    """Pss_Anon + Pss_Shmem of one process, in bytes (RssAnon + RssShmem without a rollup; 0 when it is gone)."""
+    raw = _read(f"/proc/{pid}/smaps_rollup", 8192)
+    fields = (b"Pss_Anon:", b"Pss_Shmem:")
+    if not raw or b"Pss_Anon:" not in raw:
+        raw, fields = _read(f"/proc/{pid}/status", 8192), (b"RssAnon:", b"RssShmem:")
     total = 0
     for line in (raw or b"").splitlines():
-        if line.startswith((b"RssAnon:", b"RssShmem:")):
+        if line.startswith(fields):
             total += int(line.split()[1]) * 1024
     return total
 
@@ -79,8 +84,9 @@ class Watchdog:
     """Measures the tree of ``root`` (in a sandbox, bwrap's), says when it is over a limit, and kills it."""
 
     def __init__(self, root: int, *, sandboxed: bool, memory_mb: int | None, max_processes: int | None,
-                 max_threads: int | None, cpu_seconds: float | None):
+                 max_threads: int | None, cpu_seconds: float | None, tmpfs_mb: int | None = None):
         self.root, self.sandboxed = root, sandboxed
+        self.tmpfs_bytes = tmpfs_mb * 1024 * 1024 if tmpfs_mb else None
         self.memory = memory_mb * 1024 * 1024 if memory_mb else None
         self.max_processes, self.max_threads, self.cpu_seconds = max_processes, max_threads, cpu_seconds
         self.peak_resident = self.peak_processes = 0
@@ -123,16 +129,23 @@ class Watchdog:
         self.cpu = max(self.cpu, u.cpu)
         return u
 
-    @staticmethod
-    def _tmpfs(init: int | None) -> int:
-        """What the sandbox's private /tmp and /dev/shm hold (tmpfs: memory no process shows as its own)."""
+    def _tmpfs(self, init: int | None) -> int:
+        """What the sandbox's private /tmp and /dev/shm hold (tmpfs: memory no process shows as its own). Only once
+        the sandbox's root is in place: before bwrap pivots, the init's root is the host's, whose /tmp is no
+        tmpfs of the sandbox's; and only a tmpfs of the size the sandbox gave it."""
         used = 0
-        for mount in ("tmp", "dev/shm") if init else ():
+        try:
+            if not init or os.stat(f"/proc/{init}/root").st_dev == os.stat("/").st_dev:
+                return 0
+        except OSError:
+            return 0
+        for mount in ("tmp", "dev/shm"):
             try:  # the init's root is the sandbox's root
                 st = os.statvfs(f"/proc/{init}/root/{mount}")
-                used += (st.f_blocks - st.f_bfree) * st.f_frsize
             except OSError:
-                pass
+                continue
+            if self.tmpfs_bytes is None or st.f_blocks * st.f_frsize == self.tmpfs_bytes:
+                used += (st.f_blocks - st.f_bfree) * st.f_frsize
         return used
 
     def over(self, u: _Usage) -> str | None:

@@ -1,6 +1,6 @@
-"""Grading one submission: a copy in a scratch folder (the grader's probe cells appended), executed in the sandbox
-by the grading child, then the lab's checks on what it left there (never on what it printed) and its coding
-exercises' outputs checked against labkit's reference in the grader (``labkit.grading.exercises``)."""
+"""Grading one submission: its notebook run in the sandbox (does it run to its end?), its coding exercises tested
+in clean rooms on the grader's hidden cases (``labkit.grading.cleanroom``), then the lab's checks on what the
+grader observed and recomputed itself. What the sandbox wrote is read by ``labkit.grading.untrusted`` only."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from pathlib import Path
 
 from labkit import labs
 from labkit.errors import LabkitError
-from labkit.execute import INTERRUPT_GRACE, check_notebook
+from labkit.execute import EXIT_STATUS, INTERRUPT_GRACE, check_notebook
 from labkit.grading import exercises
-from labkit.grading.checks import CheckResult, Context, failed_checks, run_checks
-from labkit.grading.child import STATUS_OF
+from labkit.grading.checks import CheckResult, failed_checks, run_checks
 from labkit.grading.isolate import run_sandboxed
 from labkit.grading.submissions import Submission
+from labkit.grading.untrusted import read_notebook
+from labkit.labs import Context
 
 
 @dataclass
@@ -34,18 +35,13 @@ class Options:
     sandbox: bool = True
     parameters: dict = field(default_factory=dict)
     data: tuple[str, ...] = ()  # files or folders every submission may read (read-only in the sandbox)
-    exercise_timeout: float = 60  # seconds for each coding exercise's test (outside the notebook's timeout)
+    exercise_timeout: float = 60  # seconds for each coding exercise's hidden tests (in its clean room)
     seed: int = 0  # the grader's seed of the hidden inputs (instructors: a secret one)
 
 
-NOTEBOOK_LIMIT = 256 << 20  # bytes of a submitted notebook (the grader reads it, to add its probes)
-STARTUP = 30  # seconds the sandbox allows besides the notebook's deadline and the probes (start, writes)
-
-
-def sandbox_timeout(options: Options, probes: int) -> float:
-    """The whole run's limit in the sandbox: the notebook's deadline, then each probe's own time (and the grace
-    an interrupted cell has), so that the exercises are tested even after the notebook ran out of time."""
-    return options.timeout + probes * (options.exercise_timeout + INTERRUPT_GRACE) + INTERRUPT_GRACE + STARTUP
+NOTEBOOK_LIMIT = 256 << 20  # bytes of a submitted notebook (the grader reads it: its exercises' code)
+STARTUP = 30  # seconds the sandbox allows besides the notebook's deadline (start, writes)
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}  # for a notebook with none
 
 
 @dataclass
@@ -61,7 +57,7 @@ class Outcome:
 
     @property
     def total(self) -> float:
-        return sum(c.points for c in self.checks) + sum(e.points for e in self.exercises)
+        return round(sum(c.points for c in self.checks) + sum(e.points for e in self.exercises), 2)
 
     def record(self) -> dict:
         """As data: what the cluster returns, caches and the table reads (written questions: no column value)."""
@@ -80,13 +76,12 @@ class Outcome:
 
 
 def grade_one(sub: Submission, lab: labs.Lab, out: Path, options: Options, *, hidden=(), env=None) -> Outcome:
-    """Execute one submission on a copy in a scratch folder (the sandbox's only writable place), then check it.
-    ``hidden``: folders the child must not see even where a mounted one holds them (the batch, ``out``).
-    A notebook whose metadata names another lab is not run (``rejected``)."""
+    """Run one submission's notebook on a copy in a scratch folder (the sandbox's only writable place), test its
+    exercises in clean rooms, then check it. ``hidden``: folders the sandboxes must not see even where a mounted
+    one holds them (the batch, ``out``). A notebook of another lab is not run (``rejected``)."""
     start = time.perf_counter()
-    if sub.notebook is None:
-        return _not_run(sub, lab, options, "invalid", "no .ipynb file in the submission folder",
-                        "the notebook could not be run", start)
+    if sub.problem:
+        return _not_run(sub, lab, options, "invalid", sub.problem, "the submission could not be run", start)
     scratch = Path(tempfile.mkdtemp(prefix=f"labkit-grade-{sub.student}-"))
     try:
         work = scratch / "work"
@@ -96,40 +91,52 @@ def grade_one(sub: Submission, lab: labs.Lab, out: Path, options: Options, *, hi
         else:
             work.mkdir()
             notebook = work / "submission.ipynb"
-            shutil.copyfile(sub.path, notebook)
+            shutil.copyfile(sub.path, notebook, follow_symlinks=False)
         invalid = _unreadable(notebook) or check_notebook(notebook)
         if invalid:
             return _not_run(sub, lab, options, "invalid", invalid, "the notebook could not be run", start)
         import nbformat
 
         nb = nbformat.read(notebook, as_version=4)
-        wrong = _wrong_lab(exercises.lab_of(nb), lab)
+        wrong = exercises.wrong_lab(nb, lab)
         if wrong:
             return _not_run(sub, lab, options, "rejected", wrong, "the notebook was not run", start)
         answers = exercises.answers(nb, lab)  # from the submission itself, never from what ran
-        probes = scratch / "probes"
-        inputs = exercises.add_probes(nb, lab, probes, options.seed, sub.student, options.exercise_timeout)
-        nbformat.write(nb, notebook)
-        executed, out_dir = scratch / "executed.ipynb", work / "labkit-out"
+        if not isinstance(nb.metadata.get("kernelspec"), dict) or not nb.metadata.kernelspec.get("name"):
+            nb.metadata["kernelspec"] = dict(KERNELSPEC)  # written by a script or jupytext: the lab's kernel
+            nbformat.write(nb, notebook)
+        out_dir = work / "labkit-out"
         params = {**lab.graded_with, "out_dir": str(out_dir), **options.parameters}
-        argv = [sys.executable, "-m", "labkit.grading.child", str(notebook), str(executed), "--cwd", str(work),
-                "--cell-timeout", str(options.cell_timeout), "--timeout", str(options.timeout), "--keep-going",
-                "--parameters", json.dumps(params)]
-        run = run_sandboxed(argv, workdir=scratch, env=env, timeout=sandbox_timeout(options, len(inputs)),
+        argv = [sys.executable, "-m", "labkit.execute", str(notebook), str(scratch / "executed.ipynb"), "--cwd",
+                str(work), "--cell-timeout", str(options.cell_timeout), "--timeout", str(options.timeout),
+                "--keep-going", "--parameters", json.dumps(params)]
+        run = run_sandboxed(argv, workdir=scratch, env=env, timeout=options.timeout + INTERRUPT_GRACE + STARTUP,
                             memory_mb=options.memory_mb, sandbox=options.sandbox, readonly=options.data,
                             hidden=[os.fspath(h) for h in hidden])
         status, message = _how_it_ended(run)
-        (out / "executed").mkdir(parents=True, exist_ok=True)
-        ran = executed if _regular(executed) else None  # never a link the notebook planted there
-        if ran is not None:
-            shutil.copyfile(executed, out / "executed" / f"{sub.student}.ipynb")
-        context = Context(lab=lab, status=status, executed=ran, out_dir=out_dir)
-        checks = run_checks(context)
-        graded = exercises.grade_exercises(lab, probes, ran, inputs, stopped=status)
-        return Outcome(sub.student, status, time.perf_counter() - start, message, checks, run.sandboxed, graded,
-                       answers)
+        executed = read_notebook(scratch, "executed.ipynb")  # outputs capped; never through a link
+        if executed is not None:
+            (out / "executed").mkdir(parents=True, exist_ok=True)
+            nbformat.write(executed, out / "executed" / f"{sub.student}.ipynb")
+        graded, probed = exercises.grade_exercises(
+            nb, lab, _resolved(lab, params), seed=options.seed, student=sub.student,
+            timeout=options.exercise_timeout, memory_mb=options.memory_mb, sandbox=options.sandbox,
+            files=sub.path if sub.path.is_dir() else None, data=options.data, hidden=[os.fspath(h) for h in hidden],
+            env=env)
+        context = Context(lab=lab, status=status, root=scratch, notebook=executed,
+                          out_dir=str(out_dir.relative_to(scratch)), exercises=graded, probed=probed)
+        return Outcome(sub.student, status, time.perf_counter() - start, message, run_checks(context),
+                       run.sandboxed, graded, answers)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _resolved(lab: labs.Lab, params: dict) -> dict:
+    """The lab's parameters as the graded notebook gets them (what a lab check's own case is made from)."""
+    try:
+        return lab.resolve({k: v for k, v in params.items() if k in lab.param_names})
+    except LabkitError:
+        return {}
 
 
 def _regular(path: Path) -> bool:
@@ -155,24 +162,11 @@ def _not_run(sub: Submission, lab: labs.Lab, options: Options, status: str, mess
                    options.sandbox, exercises.failed_exercises(lab, why))
 
 
-def _wrong_lab(claimed: str | None, lab: labs.Lab) -> str:
-    """Why a notebook that says it belongs to lab ``claimed`` is not graded as ``lab`` ("" when it is fine)."""
-    if claimed is None or claimed == lab.name:
-        return ""
-    try:
-        other = labs.get(claimed)
-    except LabkitError:
-        return f"this is the notebook of {claimed[:80]!r}, not lab {lab.number} ({lab.name})"
-    if other.name == lab.name:
-        return ""
-    return f"this is the notebook of lab {other.number} ({other.name}), not lab {lab.number} ({lab.name})"
-
-
 def _how_it_ended(run) -> tuple[str, str]:
-    """The child's status (its exit code) where it ended by itself, else the sandbox's (timeout, killed...)."""
+    """The executor's status (its exit code) where it ended by itself, else the sandbox's (timeout, killed...)."""
     lines = (run.stderr or "").strip().splitlines()
-    if run.status in ("ok", "failed") and run.returncode in STATUS_OF:
-        status = STATUS_OF[run.returncode]
+    if run.status in ("ok", "failed") and run.returncode in EXIT_STATUS:
+        status = EXIT_STATUS[run.returncode]
         return status, "" if status == "ok" else (lines[-1][:500] if lines else status)
     if run.status == "timeout":
         return "timeout", f"the notebook ran over {run.message.rsplit(' ', 2)[-2]} s" if run.message else "timeout"

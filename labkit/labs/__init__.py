@@ -17,7 +17,8 @@ import difflib
 
 from labkit.errors import LabkitError
 from labkit.labs import attention_maps, network_visualisation, noise_fooling, universal_masked_image
-from labkit.labs._spec import DEFAULT_PROFILE, PROFILES, Lab, check_profile, max_steps
+from labkit.labs._checks import Context
+from labkit.labs._spec import DEFAULT_PROFILE, PROFILES, Check, Lab, check_profile, literal, max_steps
 
 LABS: dict[str, Lab] = {m.LAB.name: m.LAB for m in (attention_maps, network_visualisation, noise_fooling,
                                                     universal_masked_image)}
@@ -47,8 +48,8 @@ def exercise(name: str):
                       f"{', '.join(e.name for e in lab.exercises)}")
 
 
-__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Lab", "check_profile", "exercise", "get", "max_steps", "setup",
-           "sync_notebooks"]
+__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Check", "Context", "Lab", "check_profile", "exercise", "get",
+           "literal", "max_steps", "setup", "sync_notebooks"]
 
 
 def setup(name: str | int, namespace: dict) -> None:

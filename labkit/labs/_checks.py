@@ -1,52 +1,78 @@
-"""The grading checks' shared vocabulary: what a check reads (``Context``) and the checks every lab uses.
+"""The grading checks' shared vocabulary: what a check sees of one submission (``Context``) and the checks every
+lab uses.
 
-A check reads the key results the notebook recorded (``results.json`` in its ``out_dir``, else the executed
-notebook's outputs) and re-verifies artefacts itself (a fooling image is re-classified, a universal image's
-masked copies are re-predicted), whatever the notebook printed. Students see its message, never its code.
+Points come from what the grader observes and recomputes in its own process: how the notebook's run ended,
+whether its exercises are the student's own and done (``labkit.grading.cleanroom``), and what a student's
+function returned when the grader ran it on a case of its own (``Check.case``). What the notebook merely
+recorded (``results.json``, its outputs) is read as hostile data (``labkit.grading.untrusted``) and earns
+nothing: such checks are shown, worth 0. Students see a check's message, never its code.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 MODEL_LOCK = threading.Lock()  # checks of several submissions share one model per name
+RESULTS_LIMIT = 8 << 20  # bytes of a results.json the grader reads
 
 
 @dataclass
 class Context:
-    """What a check of one submission sees: its lab, how its run ended, its executed notebook and out_dir."""
+    """What a check of one submission sees: its lab, how its run ended, the folder the sandbox wrote in (``root``,
+    the grader's own), the executed notebook (as read, outputs capped), the lab's ``out_dir`` under ``root``, the
+    coding exercises' results and each check's own case and its result (``probed``: check name -> ``(case,
+    result)``, the result ``("ok", outputs)``, ``(status, error)`` or None)."""
 
     lab: object  # labkit.labs.Lab
     status: str
-    executed: Path | None
-    out_dir: Path
+    root: Path
+    notebook: object | None = None
+    out_dir: str = "labkit-out"
+    exercises: Sequence = ()  # labkit.grading.checks.CheckResult of each coding exercise
+    probed: dict = field(default_factory=dict)
 
     @property
     def results(self) -> dict:
-        from labkit import results
-
+        """The key results the notebook recorded (its outputs, then ``results.json``): untrusted, worth nothing."""
         if not hasattr(self, "_results"):
+            from labkit.grading.untrusted import read_json
+            from labkit.results import MIME
+
             data: dict = {}
-            for source in (self.executed, self.out_dir / "results.json"):
-                if source is not None and Path(source).is_file():
-                    try:
-                        data.update(results.read(source))
-                    except Exception:  # a corrupt file is a missing result, which the checks report
-                        pass
+            for cell in (self.notebook or {}).get("cells", []):
+                for out in cell.get("outputs", []):
+                    value = out.get("data", {}).get(MIME) if isinstance(out, dict) else None
+                    if isinstance(value, dict):
+                        data.update(value)
+            recorded = read_json(self.root, Path(self.out_dir) / "results.json", RESULTS_LIMIT)
+            data.update(recorded if isinstance(recorded, dict) else {})
             self._results = data
         return self._results
+
+    def array(self, name):
+        """The ``.npy`` array ``name`` the notebook saved in its ``out_dir`` (None: missing, a link, not a plain
+        array, or a path that leaves the folder)."""
+        from labkit.grading.untrusted import read_npy
+
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            return None
+        return read_npy(self.root, Path(self.out_dir) / name)
 
 
 CheckFunction = Callable[[Context], tuple[bool, str]]
 
 
 def runs(ctx: Context) -> tuple[bool, str]:
-    """The notebook ran to its end."""
-    return ctx.status == "ok", f"the notebook did not run to the end (status: {ctx.status})"
+    """The notebook ran to its end with the student's work in it: every coding exercise written."""
+    undone = [e.name for e in ctx.exercises if not getattr(e, "done", True)]
+    if ctx.status != "ok":
+        return False, f"the notebook did not run to the end (status: {ctx.status})"
+    return not undone, (f"the notebook ran to its end, but exercise(s) {', '.join(undone)} are not done: a run "
+                        "earns its points with your work in it")
 
 
 def records(*keys: str) -> CheckFunction:
@@ -65,16 +91,6 @@ def model(name: str):
     from labkit import models
 
     return models.load_model(name)
-
-
-def saved_file(ctx: Context, name) -> Path | None:
-    """The file ``name`` inside the submission's ``out_dir``, or None (missing, or a path that leaves it)."""
-    if not isinstance(name, str) or not name:
-        return None
-    path = (ctx.out_dir / name).resolve()
-    if ctx.out_dir.resolve() not in path.parents or not path.is_file():
-        return None
-    return path
 
 
 def numbers(obj, skip: tuple[str, ...] = ()) -> list[float]:

@@ -37,11 +37,17 @@ class Param:
 class Check:
     """One grading check: ``run(context) -> (passed, message)`` worth ``points``. A check of what the notebook
     merely recorded (keys present, numbers in range) is worth 0: its message helps the student, but a forged
-    ``results.json`` must earn nothing; points go to what the grader observes or re-verifies itself."""
+    ``results.json`` must earn nothing; points go to what the grader observes or re-verifies itself.
+
+    ``exercise`` and ``case``: the check runs that coding exercise's functions on a case of its own
+    (``case(parameters) -> labkit.exercises.harness.Case``, from the lab's parameters as graded), in the
+    exercise's clean room after its hidden cases; ``run`` finds the result in ``context.probed[name]``."""
 
     name: str
     points: float
     run: Callable
+    exercise: str = ""
+    case: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -118,11 +118,14 @@ LAB = Lab(1, "01_attention_maps", "Attention maps, answered with numbers", param
           checks=(Check("runs", 2, runs), Check("results", 0, records("faithfulness")),
                   Check("methods", 0, computes_the_seeds_methods)),
           exercises=(
-              Exercise("1.1", "a score function per image", 2, ("score_function",), ex.ScoreFunction()),
+              Exercise("1.1", "a score function per image", 2, ("score_function",), ex.ScoreFunction(),
+                       reference=("labkit.scores:per_image_score",)),
               Exercise("1.2", "the rectified rule as a tf-keras-vis model modifier", 3,
-                       ("RectifiedBackpropagation",), ex.Rectified()),
+                       ("RectifiedBackpropagation",), ex.Rectified(),
+                       reference=("labkit.modifiers:RectifiedBackpropagation", "labkit.modifiers:backprop_modifiers",
+                                  "labkit.attribution.tf_keras_vis:modified_model")),
               Exercise("1.3", "Grad-CAM from the CAM layer's activations and gradients", 3, ("gradcam_from",),
-                       ex.GradcamFrom()),
+                       ex.GradcamFrom(), reference=("labkit.attribution.gradcam:_cam",)),
               Exercise("1.4", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
               Exercise("1.5", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
           ))

@@ -5,7 +5,7 @@ import numpy as np
 from labkit.exercises import network_visualisation as ex
 from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
-from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs, saved_file
+from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
 from labkit.labs.golden import EXACT, Result, close, ignore
 from labkit.labs.shared import common_params
@@ -125,36 +125,35 @@ def prepare(p: dict) -> dict:
 
 # -- grading -----------------------------------------------------------------------------------------------
 
-def fooling_images_really_fool(ctx: Context) -> tuple[bool, str]:
-    """Every fooling image the notebook saved is re-classified by the grader as its target."""
-    from labkit import models
-    from labkit.errors import LabkitError
+def fooling_case(p: dict):
+    """The lab's own fooling demo (its photo, target, learning rate and cap, on the graded model), for the
+    student's ``make_fooling_image``: a case the grader runs in exercise 2.2's clean room."""
+    from labkit import images, models
 
-    rows = [r for r in ctx.results.get("fooling") or [] if isinstance(r, dict) and r.get("success")]
-    if not rows:
-        return False, "no successful fooling image was recorded"
-    name = ctx.results.get("model_name")
-    try:
-        net = model(str(name))
-    except LabkitError as exc:
-        return False, f"cannot load the model the notebook names ({name!r}): {exc}"
-    size = models.input_size(net)
-    for r in rows:
-        path = saved_file(ctx, r.get("file"))
-        if path is None:
-            return False, f"fooling image file {r.get('file')!r} is missing"
-        try:
-            x = np.load(path, allow_pickle=False).astype(np.float32)
-        except (ValueError, OSError):
-            return False, f"{r.get('file')} is not a NumPy image"
-        if x.shape != (size, size, 3) or x.min() < 0 or x.max() > 255:
-            return False, f"{r.get('file')}: expected pixels in 0..255 of shape {(size, size, 3)}, got {x.shape}"
-        with MODEL_LOCK:
-            predicted = int(models.predict(net, x[None]).argmax())
-        if predicted != r.get("target"):
-            return False, (f"{r.get('file')} is classified as {predicted}, not as its target {r.get('target')}: "
-                           "it does not fool the model")
-    return True, ""
+    name = models.spec(p["model_name"]).name
+    photo = models.input_batch(model(name), [images.load_image(p["fool_image"])])[0]
+    return ex.demo_case(photo, p["fool_target_id"], p["fool_lr"], p["fool_max_iterations"], name)
+
+
+def fooling_image_really_fools(ctx: Context) -> tuple[bool, str]:
+    """The image the student's ``make_fooling_image`` returns on the lab's photo and target, run by the grader,
+    is classified as the target when the grader classifies it."""
+    from labkit import models
+
+    case, result = ctx.probed.get("fooling") or (None, None)
+    if result is None:
+        return False, "your make_fooling_image could not be run on the lab's photo (see exercise 2.2)"
+    status, out = result
+    if status != "ok":
+        return False, f"your make_fooling_image on the lab's photo: {status} ({out})"
+    spec, photo, target = case.args
+    image = np.asarray(out["image"], np.float32)
+    if image.shape != photo.shape or not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
+        return False, "the image your make_fooling_image returns on the lab's photo is not pixels 0..255 of its shape"
+    with MODEL_LOCK:
+        predicted = int(models.predict(model(spec.name), image[None]).argmax())
+    return predicted == int(target), ("the image your make_fooling_image returns on the lab's photo is not "
+                                      "classified as its target: it does not fool the model")
 
 
 # -- results, and how the golden check compares them ------------------------------------------------------
@@ -208,12 +207,16 @@ RESULTS = (
 LAB = Lab(2, "02_network_visualisation", "Network visualisation: saliency, fooling images, class visualisation",
           params=PARAMS, profiles=PROFILE_SIZES, results=RESULTS, prepare=prepare,
           checks=(Check("runs", 2, runs), Check("results", 0, records("model_name", "fooling")),
-                  Check("fooling", 4, fooling_images_really_fool)),
+                  Check("fooling", 4, fooling_image_really_fools, exercise="2.2", case=fooling_case)),
           exercises=(
-              Exercise("2.1", "saliency maps", 2, ("saliency_map",), ex.SaliencyMap()),
-              Exercise("2.2", "the fooling loop", 3, ("make_fooling_image",), ex.FoolingLoop()),
+              Exercise("2.1", "saliency maps", 2, ("saliency_map",), ex.SaliencyMap(),
+                       reference=("labkit.attribution.saliency:saliency", "labkit.models.forward:input_gradient",
+                                  "labkit.models.forward:score_gradient")),
+              Exercise("2.2", "the fooling loop", 3, ("make_fooling_image",), ex.FoolingLoop(),
+                       reference=("labkit.attacks.fooling:fooling_images", "labkit.attacks.steps:compiled_step")),
               Exercise("2.3", "one class-visualisation update (L2, jitter, blur)", 3, ("visualise_step",),
-                       ex.VisualiseStep()),
+                       ex.VisualiseStep(), reference=("labkit.attacks.steps:compiled_step",
+                                                      "labkit.attacks.visualisation:class_visualisation")),
               Exercise("2.4", "what does a fooling image tell you about the network?", 2),
               Exercise("2.5", "what do lambda and eta do to a class visualisation?", 2),
           ))

@@ -148,9 +148,12 @@ LAB = Lab(3, "03_noise_fooling", "Fooling with noise: statistics, IG, noise tunn
                   Check("auroc", 0, probabilities("auroc"))),
           exercises=(
               Exercise("3.1", "the article's noise generator, with its uint8 wrap-around", 2, ("seed_noise",),
-                       ex.SeedNoise()),
-              Exercise("3.2", "the article's confidence statistics", 2, ("confidence_stats",), ex.ConfidenceStats()),
-              Exercise("3.3", "occlusion's sliding window", 3, ("occlusion_map",), ex.Occlusion()),
+                       ex.SeedNoise(), reference=("labkit.images:seed002_noise",)),
+              Exercise("3.2", "the article's confidence statistics", 2, ("confidence_stats",), ex.ConfidenceStats(),
+                       reference=("labkit.probe:confidence_table",)),
+              Exercise("3.3", "occlusion's sliding window", 3, ("occlusion_map",), ex.Occlusion(),
+                       reference=("labkit.attribution.occlusion:occlusion",
+                                  "labkit.attribution.occlusion:occlusion_windows")),
               Exercise("3.4", "why is the article's Gaussian noise close to uniform, and does it matter?", 2),
               Exercise("3.5", "is a confidence threshold a defence against noise?", 2),
           ))

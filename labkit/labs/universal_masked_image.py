@@ -3,7 +3,7 @@
 from labkit.exercises import universal_masked_image as ex
 from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
-from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs, saved_file
+from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
 from labkit.labs.golden import EXACT, WORDS, Result, close, ignore
 from labkit.labs.shared import common_params
@@ -105,7 +105,8 @@ def prepare(p: dict) -> dict:
 # -- grading -----------------------------------------------------------------------------------------------
 
 def universal_images_really_hit(ctx: Context) -> tuple[bool, str]:
-    """Every universal image recorded at 100% is re-checked by the grader from its saved pixels."""
+    """Every universal image recorded at 100% is re-checked by the grader from its saved pixels. Shown, worth 0:
+    labkit's own optimiser made these images, not the student's code."""
     from labkit import attacks
     from labkit.errors import LabkitError
 
@@ -113,18 +114,18 @@ def universal_images_really_hit(ctx: Context) -> tuple[bool, str]:
     if not rows:
         return False, "no universal image reached 100% success"
     for r in rows:
-        path = saved_file(ctx, r.get("file"))
-        if path is None:
-            return False, f"universal image file {r.get('file')!r} is missing"
+        image = ctx.array(r.get("file"))
+        if image is None:
+            return False, f"universal image file {str(r.get('file'))[:80]!r} is missing or not a plain array"
         try:
             net = model(str(r.get("model")))
             with MODEL_LOCK:
-                table = attacks.reclassify_universal(net, path, r.get("targets"), r.get("mask_kind"),
+                table = attacks.reclassify_universal(net, image, r.get("targets"), r.get("mask_kind"),
                                                      r.get("hidden", "zero"), noise_seed=r.get("noise_seed", 0))
-        except (LabkitError, ValueError, OSError) as exc:
-            return False, f"{r.get('file')}: cannot re-check it: {exc}"
+        except (LabkitError, ValueError, OSError, TypeError) as exc:
+            return False, f"a universal image cannot be re-checked: {str(exc)[:200]}"
         if not table.hit.all():
-            return False, (f"{r.get('file')}: {int((~table.hit).sum())} of {len(table)} masked copies miss their "
+            return False, (f"a universal image: {int((~table.hit).sum())} of {len(table)} masked copies miss their "
                            "target when the grader re-classifies them")
     return True, ""
 
@@ -156,16 +157,19 @@ RESULTS = (
     Result("conclusions", "the computed conclusions, as printed", WORDS),
 )
 
+MASKS = ("labkit.masks:masks", "labkit.masks:part_map", "labkit.masks:masked_copies")  # labkit's own masks
 LAB = Lab(4, "04_universal_masked_image", "The universal masked image", params=PARAMS, profiles=PROFILE_SIZES,
           results=RESULTS, prepare=prepare,
           checks=(Check("runs", 2, runs), Check("results", 0, records("universal")),
-                  Check("universal", 4, universal_images_really_hit)),
+                  Check("universal", 0, universal_images_really_hit)),
           exercises=(
               Exercise("4.1", "K horizontal stripes that partition the image", 2, ("stripe_masks",),
-                       ex.Masks("stripes")),
+                       ex.Masks("stripes"), reference=MASKS),
               Exercise("4.2", "K near-square cells that partition the image", 2, ("square_masks",),
-                       ex.Masks("squares")),
-              Exercise("4.3", "the loss over the K masked copies", 3, ("masked_copies_loss",), ex.MaskedLoss()),
+                       ex.Masks("squares"), reference=(*MASKS, "labkit.masks:grid_layout")),
+              Exercise("4.3", "the loss over the K masked copies", 3, ("masked_copies_loss",), ex.MaskedLoss(),
+                       reference=("labkit.attacks.universal_check:masked_loss", "labkit.masks:apply_masks",
+                                  "labkit.masks:masked_copies", "labkit.attacks.universal:universal_step")),
               Exercise("4.4", "why can one image carry K classes?", 2),
               Exercise("4.5", "what does the relative norm difference say about the decision regions?", 2),
           ))
