@@ -73,8 +73,9 @@ def photo(name: str) -> Validator:
     def check(v):
         from labkit import images
 
+        v = text(name)(v)
         try:
-            return images.check_image(text(name)(v))
+            return images.check_image(v)
         except LabkitError as exc:
             raise LabkitError(f"{name}: {exc}") from None
 

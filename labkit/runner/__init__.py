@@ -162,12 +162,14 @@ def check_exercises(outcomes: Sequence[dict]) -> None:
         return
     _say("      the exercises: labkit check on each executed notebook")
     n = sum(len(labs.LABS[o["lab"]].exercises) for o in todo)
+    why = "labkit check could not run"
     try:
         done = subprocess.run([sys.executable, "-m", "labkit", "check", "--json", *[o["notebook"] for o in todo]],
                               capture_output=True, text=True, timeout=60 + n * CHECK_SECONDS)
+        why += f": {(done.stderr.strip().splitlines() or ['it printed nothing'])[-1]}"
         found = json.loads(done.stdout)
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        found = [{"error": f"labkit check could not run: {type(exc).__name__}"}] * len(todo)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        found = [{"error": why}] * len(todo)
     for o, f in zip(todo, found, strict=True):
         if "error" in f:
             o["exercises_error"] = f["error"]
