@@ -10,12 +10,12 @@ Measurements are interleaved round by round and the median is kept, so the ratio
 """
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import labkit  # noqa: F401 - first: quiets TensorFlow's native log lines (labkit.quiet)
 
+# isort: split
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import input_gradient  # noqa: E402

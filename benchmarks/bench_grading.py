@@ -7,14 +7,14 @@ the sandbox (what the sandbox costs).
 """
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import labkit  # noqa: F401 - first: quiets TensorFlow's native log lines (labkit.quiet)
 
+# isort: split
 import numpy as np  # noqa: E402
 
 from labkit import attacks, grading, images, models  # noqa: E402

@@ -10,12 +10,12 @@ Run: ``.venv/bin/python benchmarks/bench_noise.py [n_images]``. Timings on a sha
 ratios, measured back to back, are what to read.
 """
 
-import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import labkit  # noqa: F401 - first: quiets TensorFlow's native log lines (labkit.quiet)
 
+# isort: split
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import input_gradient  # noqa: E402

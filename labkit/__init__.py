@@ -2,7 +2,11 @@
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TF's C++ log lines out of notebook outputs
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines: fatal ones only
+
+from labkit.quiet import filter_native_logs  # noqa: E402
+
+filter_native_logs()  # and the lines TensorFlow prints before it reads that variable (labkit.quiet)
 
 from labkit.errors import LabkitError, check_int, check_number  # noqa: E402
 

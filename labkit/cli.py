@@ -1,51 +1,13 @@
-"""The ``labkit`` command line."""
+"""The ``labkit`` command line (as quiet as the notebooks: ``import labkit`` filters TensorFlow's native log
+lines, see ``labkit.quiet``)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
-import threading
-from contextlib import contextmanager
 
-from labkit import assign, grading, runner
+from labkit import assign, grading, handin, runner
 from labkit.errors import LabkitError
-
-# TensorFlow's C++ lines that come before absl is initialised, so TF_CPP_MIN_LOG_LEVEL cannot hold them back:
-# "WARNING: All log messages before absl::InitializeLog() ...", "I0000 00:00:... cudart_stub.cc:31] ...",
-# "I0000 ... port.cc:153] oneDNN custom operations are on ..."
-NATIVE_LOG = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} \d\d:\d\d:\d\d)")
-
-
-@contextmanager
-def native_logs_filtered():
-    """Drop TensorFlow's native log lines from this process's stderr (file descriptor 2); pass the rest on."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        read, write = os.pipe()
-    except OSError:  # no real stderr (an embedding host): nothing to filter
-        yield
-        return
-    os.dup2(write, 2)
-    os.close(write)
-
-    def forward():
-        with os.fdopen(read, "rb") as pipe:
-            for line in pipe:
-                if not NATIVE_LOG.match(line):
-                    os.write(saved, line)
-
-    thread = threading.Thread(target=forward, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)  # closes the pipe's last write end: the thread reads to the end
-        thread.join(5)
-        os.close(saved)
 
 
 def _classify(args) -> int:
@@ -73,17 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_cli(sub)  # labkit run
     grading.add_cli(sub)  # labkit grade
     assign.add_cli(sub)  # labkit assign
+    handin.add_cli(sub)  # labkit check
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with native_logs_filtered():
-        try:
-            return args.func(args)
-        except LabkitError as exc:
-            print(f"labkit: error: {exc}", file=sys.stderr)
-            return 2
+    try:
+        return args.func(args)
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

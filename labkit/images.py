@@ -73,19 +73,32 @@ def load_image(source: ImageLike) -> np.ndarray:
     """A bundled photo by name (see ``BUNDLED``), a file path, or an array/PIL image, as RGB uint8."""
     if isinstance(source, (np.ndarray, Image.Image)):
         return to_rgb_uint8(source)
-    text = str(source)
-    if text in BUNDLED:
-        return _bundled(text)
+    if str(source) in BUNDLED:
+        return _bundled(str(source))
+    with _open(source) as im:
+        return to_rgb_uint8(im)
+
+
+def _open(source: str | os.PathLike) -> Image.Image:
+    """An image file, read whole (a truncated or corrupt file fails here), or one clear error."""
     path = Path(source).expanduser()
-    if not path.exists():
+    if not path.is_file():
         known = ", ".join(BUNDLED)
-        raise LabkitError(f"image not found: {text!r} is neither a file nor a bundled photo ({known})")
+        raise LabkitError(f"image not found: {str(source)!r} is neither a file nor a bundled photo ({known})")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return to_rgb_uint8(im)
+        im = Image.open(path)
+        im.load()
+        return im
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise LabkitError(f"cannot read image {path}: {exc}") from None
+
+
+def check_image(source: str | os.PathLike) -> str | os.PathLike:
+    """``source`` when it is a bundled photo's name or a readable image file, else the error ``load_image`` would
+    raise, before any heavy work (a lab's photo parameters)."""
+    if str(source) not in BUNDLED:
+        _open(source).close()
+    return source
 
 
 def load_images(sources: Sequence[ImageLike] | ImageLike) -> list[np.ndarray]:

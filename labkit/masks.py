@@ -126,6 +126,15 @@ def check_partition(m) -> bool:
     return True
 
 
+def cells_per_row(m) -> list[int]:
+    """How many parts each row of cells holds: for every pixel row where a part begins, the number of parts
+    hiding a pixel of it (``squares``: the grid's layout, ``grid_layout``; ``stripes``: K ones)."""
+    m = np.asarray(m)
+    part = np.argmax(m, axis=0)
+    tops = sorted({int(np.flatnonzero(mi.any(axis=1))[0]) for mi in m if mi.any()})
+    return [len(np.unique(part[t])) for t in tops]
+
+
 def noise_fill(size: int, seed: int = 0) -> np.ndarray:
     """The fixed fill for ``hidden="noise"``: seeded uniform noise, ``(size, size, 3)`` float32 in 0..255."""
     from labkit.images import uniform_noise

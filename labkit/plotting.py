@@ -185,11 +185,11 @@ def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     return path
 
 
-def show(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+def show(fig, path: str | os.PathLike, dpi: int = 100) -> None:
     """Save a figure as PNG (``save_png``) and show that PNG in the notebook, then close the figure.
 
     The figure is drawn once: ``plt.show()`` after saving would draw and encode it a second time (a 4 x 12 grid
-    of maps, 1.7 s). Outside IPython it is only saved.
+    of maps, 1.7 s). Outside IPython it is only saved. Returns nothing, so no path is echoed under the cell.
     """
     path = save_png(fig, path, dpi)
     plt.close(fig)
@@ -197,10 +197,34 @@ def show(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
         from IPython import get_ipython
         from IPython.display import Image, display
     except ImportError:
-        return path
+        return
     if get_ipython() is not None:
         display(Image(data=path.read_bytes(), format="png"))
-    return path
+
+
+def snapshot_strip(result, names: Sequence[str], size: float = 2.4):
+    """A class visualisation's snapshots (``attacks.class_visualisation``): a row per target, a column per
+    snapshot, each titled with its step and the target's probability; returns the figure."""
+    tiles, titles = [], []
+    for j, name in enumerate(names):
+        for k, step in enumerate(result.snapshot_steps):
+            tiles.append(result.snapshots[k, j])
+            titles.append(f"{name}\nstep {step}: p={result.snapshot_probs[k, j]:.2f}")
+    return image_grid(tiles, titles, ncols=len(result.snapshot_steps), size=size)
+
+
+def probability_curves(result, names: Sequence[str], threshold: float):
+    """A class visualisation's target probability at every step (a line: each step's jittered input) and at its
+    snapshots (dots: the image itself), with ``threshold`` dashed; returns the figure."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for j, name in enumerate(names):
+        (line,) = ax.plot(np.arange(1, len(result.probs) + 1), result.probs[:, j], lw=1, label=name)
+        ax.plot(result.snapshot_steps, result.snapshot_probs[:, j], "o", color=line.get_color())
+    ax.axhline(threshold, color="k", ls="--", lw=1)
+    ax.set(xlabel="step", ylabel="target probability", ylim=(-0.02, 1.02),
+           title="target probability (line: jittered input of each step; dots: snapshots)")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
 
 
 def line_panels(panels: Mapping[str, Mapping[str, tuple[Sequence, Sequence]]], xlabel: str = "",

@@ -3,7 +3,8 @@ read values, not pixels.
 
 ``record(name, value)`` stores a JSON-able value in ``<out_dir>/results.json`` (written
 atomically) and, inside a notebook, also as a ``application/x.labkit+json`` display
-output, scrapbook-style, so the value travels with the executed notebook.
+output, scrapbook-style, so the value travels with the executed notebook. That output shows nothing (its
+text is empty) and ``record`` returns nothing: a student's notebook shows no echo of it.
 """
 
 from __future__ import annotations
@@ -38,16 +39,18 @@ def _plain(value):
 
 
 def start(out_dir: str | os.PathLike, lab: str, **params) -> Path:
-    """Begin a lab's results file in ``out_dir`` (creates it), recording the parameters."""
+    """Begin a lab's results in ``out_dir`` (created), with the parameters; an earlier run's ``results.json``
+    there is removed, and the file is written at the first ``record`` (a lab that stops before recording
+    anything leaves none)."""
     path = Path(out_dir) / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
     _STATE["path"] = path
     _STATE["data"] = {"lab": lab, "params": _plain(params)}
-    _write()
     return path
 
 
-def record(name: str, value, display: bool = True):
+def record(name: str, value, display: bool = True) -> None:
     """Record one key result (JSON-able: numbers, strings, lists, dicts, arrays, DataFrames)."""
     plain = _plain(value)
     _STATE["data"][name] = plain
@@ -59,16 +62,24 @@ def record(name: str, value, display: bool = True):
             from IPython.display import display as ipy_display
 
             if get_ipython() is not None:
-                ipy_display({MIME: {name: plain}, "text/plain": f"[recorded {name}]"}, raw=True)
+                ipy_display({MIME: {name: plain}, "text/plain": ""}, raw=True)
         except ImportError:
             pass
-    return value
 
 
 def _write() -> None:
     path = _STATE["path"]
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(_STATE["data"], indent=1))  # insertion order: tables keep their column order
+
+
+def update(path: str | os.PathLike, **values) -> None:
+    """Add keys to an existing ``results.json``, atomically (``labkit run`` adds the exercises' status)."""
+    path = Path(path)
+    data = json.loads(path.read_text())
+    data.update(_plain(values))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
 
 
 def read(path: str | os.PathLike) -> dict:

@@ -1,5 +1,5 @@
-"""Small statistics for verdicts that must not flip on a rounding error: bootstrap intervals and
-three-way comparisons with a threshold."""
+"""Small statistics for verdicts that must not flip on a rounding error: bootstrap intervals,
+three-way comparisons with a threshold, the first step over one."""
 
 from __future__ import annotations
 
@@ -32,3 +32,9 @@ def below(interval: tuple[float, float], threshold: float) -> str:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "undecided"
     return "yes" if hi < threshold else "no" if lo >= threshold else "undecided"
+
+
+def first_at_least(values: Sequence[float], threshold: float) -> int | None:
+    """The first step (1-based) whose value is at least ``threshold``; None when none is."""
+    hits = np.flatnonzero(np.asarray(values) >= threshold)
+    return int(hits[0]) + 1 if len(hits) else None

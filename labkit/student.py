@@ -6,8 +6,11 @@
 - ``with exercise("2.2"):`` around a step that uses the student's code: while the exercise is not done (a
   function it defines is missing, or still holds its stub), a failing step says so and is skipped, and the
   notebook runs on to its end. Whether it is done is looked up at every step, never remembered: once the
-  exercise is written, any error in the step shows with its traceback.
+  exercise is written, any error in the step shows with its traceback;
+- ``status(exercise, namespace)``: the same public checks as data (passes, fails, not done), for ``labkit check``
+  and ``labkit run`` (``labkit.handin``).
 
+``check`` prints and returns nothing, so no ``True``/``False`` is echoed under a student's cell.
 The exercises themselves are declared with their labs (``labkit.labs``), their checkers in ``labkit.exercises``.
 """
 
@@ -18,13 +21,16 @@ import signal
 import types
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from labkit import labs
 from labkit.exercises import Exercise
 
-__all__ = ["CHECK_SECONDS", "check", "exercise", "not_done"]
+__all__ = ["ANSWERED", "CHECK_SECONDS", "FAILS", "NOT_ANSWERED", "NOT_DONE", "PASSES", "Status", "check", "exercise",
+           "not_done", "status", "time_limit"]
 
 CHECK_SECONDS = 120  # a self-check that takes longer stops with a message (an endless loop)
+PASSES, FAILS, NOT_DONE, ANSWERED, NOT_ANSWERED = "passes", "fails", "not done", "answered", "not answered"
 
 
 def _functions(ex: Exercise, namespace: Mapping[str, object]) -> tuple[dict[str, Callable], list[str]]:
@@ -66,36 +72,66 @@ def not_done(ex: Exercise, namespace: Mapping[str, object]) -> str:
     return ""
 
 
-def check(name: str, namespace: Mapping[str, object] | None = None) -> bool:
-    """Run exercise ``name``'s public checks on the functions defined in the notebook (``namespace``: the
-    caller's globals); print what is wrong. True when every public check passed (no verdict on the grade)."""
-    ex = labs.exercise(name)
-    if ex.written:
-        print(f"exercise {ex.name} is a written answer: the teacher reads it, there is nothing to check here")
-        return False
-    namespace = _caller_namespace() if namespace is None else namespace
+@dataclass
+class Status:
+    """Where one exercise stands. ``state``: ``passes`` (written, and its public checks pass), ``fails`` (they
+    do not, or its code raised), ``not done`` (a function missing or still the stub) for a coding exercise;
+    ``answered`` or ``not answered`` for a written one. ``problems``: what is wrong, in the student's words."""
+
+    exercise: Exercise
+    state: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Whether nothing is left to do: its public checks pass, or it is answered."""
+        return self.state in (PASSES, ANSWERED)
+
+    def as_dict(self) -> dict:
+        ex = self.exercise
+        return {"name": ex.name, "title": ex.title, "kind": "written" if ex.written else "coding",
+                "status": self.state, "problems": list(self.problems)}
+
+
+def status(ex: Exercise, namespace: Mapping[str, object]) -> Status:
+    """Coding exercise ``ex``'s status, from the functions defined in ``namespace``: its public checks run (in a
+    few seconds, on a tiny model; at most ``CHECK_SECONDS``)."""
     functions, missing = _functions(ex, namespace)
     if missing:
-        print(f"exercise {ex.name}: no function {', '.join(missing)} (define it, and run its cell)")
-        return False
+        return Status(ex, NOT_DONE, [f"no function {', '.join(missing)} (define it, and run its cell)"])
+    if not_done(ex, namespace):
+        return Status(ex, NOT_DONE, [_NOT_DONE])
     try:
-        with _time_limit(CHECK_SECONDS):
+        with time_limit(CHECK_SECONDS):
             problems = ex.checker.public(functions)
     except NotImplementedError:
-        problems = ["not done yet: write it where it raises NotImplementedError, run its cell, check again"]
+        return Status(ex, NOT_DONE, [_NOT_DONE])
     except TimeoutError:
         problems = [f"the check stopped after {CHECK_SECONDS} s: does {', '.join(ex.defines)} loop forever?"]
     except Exception as exc:  # the student's code raised: say where, in their code, not in labkit's
         problems = [f"{', '.join(ex.defines)} raised {type(exc).__name__}: {exc}"]
-    for problem in problems:
+    return Status(ex, FAILS if problems else PASSES, problems)
+
+
+_NOT_DONE = "not done yet: write it where it raises NotImplementedError, run its cell, check again"
+
+
+def check(name: str, namespace: Mapping[str, object] | None = None) -> None:
+    """Run exercise ``name``'s public checks on the functions defined in the notebook (``namespace``: the
+    caller's globals) and print what is wrong; no verdict on the grade (the grader runs more tests)."""
+    ex = labs.exercise(name)
+    if ex.written:
+        print(f"exercise {ex.name} is a written answer: the teacher reads it, there is nothing to check here")
+        return
+    result = status(ex, _caller_namespace() if namespace is None else namespace)
+    for problem in result.problems:
         print(f"exercise {ex.name}: {problem}")
-    if not problems:
+    if result.state == PASSES:
         print(f"exercise {ex.name}: the public checks pass (the grader runs more tests, on inputs you have not seen)")
-    return not problems
 
 
 @contextmanager
-def _time_limit(seconds: int):
+def time_limit(seconds: int):
     """Raise TimeoutError in this (main) thread after ``seconds``; no limit where signals cannot be used."""
     def stop(signum, frame):
         raise TimeoutError

@@ -13,7 +13,7 @@
 # key, how far the variants' results moved from the reference next to the tolerance that key declares.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+PY=${VENV:-.venv}/bin/python; [ -x "$PY" ] || PY=python3  # VENV: another environment (scripts/setup.sh)
 OUT=${PORTABLE_OUT:-/tmp/labkit-portable}
 mkdir -p "$OUT"
 

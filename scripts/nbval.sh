@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/golden_env.sh
-PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+PY=${VENV:-.venv}/bin/python; [ -x "$PY" ] || PY=python3  # VENV: another environment (scripts/setup.sh)
 if [ $# -eq 0 ]; then
   shopt -s nullglob
   set -- tests/golden/*.ipynb

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/golden_env.sh
-PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+PY=${VENV:-.venv}/bin/python; [ -x "$PY" ] || PY=python3  # VENV: another environment (scripts/setup.sh)
 GOLDEN_DIR=${GOLDEN_DIR:-tests/golden}
 mkdir -p "$GOLDEN_DIR"
 GOLDEN_DIR=$(cd "$GOLDEN_DIR" && pwd)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The test command: the unit suite; the nbval golden notebooks (scripts/nbval.sh); then the four labs
-# released, filled in and graded end to end (tests/test_labs_graded.py: the unfilled student notebooks run
-# headless too). Arguments go to the unit suite.
+# The test command: the unit suite; the nbval golden notebooks (scripts/nbval.sh); a student's session with a
+# released lab, in a kernel and in JupyterLab (tests/test_student_session.py: the browser test needs Chromium and
+# playwright, see there); then the four labs released, filled in and graded end to end (tests/test_labs_graded.py:
+# the unfilled student notebooks run headless too). Arguments go to the unit suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+PY=${VENV:-.venv}/bin/python; [ -x "$PY" ] || PY=python3  # VENV: another environment (scripts/setup.sh)
 export TF_CPP_MIN_LOG_LEVEL=3
 "$PY" -m pytest -q tests "$@"
 bash scripts/nbval.sh
+"$PY" -m pytest -q -m student_session tests/test_student_session.py
 "$PY" -m pytest -q -m graded_labs tests/test_labs_graded.py

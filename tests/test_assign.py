@@ -462,3 +462,7 @@ def test_repository_masters_release(tmp_path):
         pytest.skip("the repository's notebooks have no question blocks yet")
     released = assign.release(list(found.values()), tmp_path / "out")
     assert [r.lab for r in released] == list(found)
+    assert any("# NBVAL_CHECK_OUTPUT" in path.read_text() for path in found.values())  # the goldens' markers
+    for r in released:  # ... are not the students'
+        for path in (r.student, r.solution):
+            assert "NBVAL" not in path.read_text(), path

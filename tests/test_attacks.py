@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from labkit import LabkitError, attacks, models
+from labkit import LabkitError, attacks, models, plotting, stats
 
 X = np.random.RandomState(0).randint(0, 256, (4, 32, 32, 3)).astype(np.float32)
 
@@ -94,7 +94,7 @@ def test_blur_equals_scipy_gaussian_filter():
     np.testing.assert_allclose(attacks.blur(x, 1.2), ref, atol=1e-6)
 
 
-def test_class_visualisation_raises_the_target_and_records_history(tiny):
+def test_class_visualisation_raises_the_target_and_records_history(tiny, tmp_path):
     targets = list(range(10))
     # a 32 px image has 49x fewer pixels than 224 px: a smaller L2 step than CS231n's 25
     v = attacks.class_visualisation(tiny, targets, iterations=30, show_every=10, max_jitter=4, l2_reg=0.0,
@@ -105,6 +105,13 @@ def test_class_visualisation_raises_the_target_and_records_history(tiny):
     np.testing.assert_array_equal(v.images, v.snapshots[-1])
     assert v.final_prob.mean() > 3 * v.probs[0].mean()  # random tiny nets: most, not all, classes are reachable
     assert (v.prediction == targets).mean() >= 0.6
+    first = stats.first_at_least(v.probs[:, 0], 0.5)  # the first step over a threshold, 1-based
+    assert first is None or (v.probs[first - 1, 0] >= 0.5 and (v.probs[:first - 1, 0] < 0.5).all())
+    assert stats.first_at_least([0.1, 0.5, 0.9], 0.5) == 2 and stats.first_at_least([0.1], 0.5) is None
+    for fig in (plotting.snapshot_strip(v, [f"class {t}" for t in targets[:2]]),  # the lab's two figures of it
+                plotting.probability_curves(v, [f"class {t}" for t in targets], 0.9)):
+        assert plotting.save_png(fig, tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(plotting.snapshot_strip(v, ["a", "b"]).axes) == 2 * len(v.snapshot_steps)
     start = X[:1]
     w = attacks.class_visualisation(tiny, 3, init_img=start, iterations=2, max_jitter=0, blur_every=0,
                                     learning_rate=1.0, progress=False)

@@ -38,6 +38,7 @@ def test_every_lab_has_three_coding_and_two_written_exercises():
 def test_a_correct_solution_in_any_style_gets_every_point_for_every_student(name, style):
     fns = functions(name, bug="style" if style == "style" else False)
     assert labs.exercise(name).checker.public(fns) == []
+    assert student.status(labs.exercise(name), fns).state == student.PASSES
     for who in IDS:
         result, _ = hidden(name, fns, who)
         assert result.passed and result.points == result.max_points, (who, result.message)
@@ -49,7 +50,8 @@ def test_a_planted_bug_loses_points_for_every_student_and_fails_the_self_check(n
     for who in IDS:
         result, _ = hidden(name, buggy, who)
         assert result.points < result.max_points and result.message, who
-    assert not student.check(name, buggy)
+    assert student.status(labs.exercise(name), buggy).state == student.FAILS
+    assert student.check(name, buggy) is None  # nothing echoed under the cell
     said = capsys.readouterr().out
     assert f"exercise {name}:" in said and "public checks pass" not in said
 
@@ -133,16 +135,18 @@ def test_a_stub_is_not_done(capsys):
     def stripe_masks(k, size):
         raise NotImplementedError("exercise 4.1 is not done yet")
 
-    assert not student.check("4.1", {"stripe_masks": stripe_masks})
+    student.check("4.1", {"stripe_masks": stripe_masks})
     assert "not done yet" in capsys.readouterr().out
-    assert not student.check("4.1", {})
+    assert student.status(labs.exercise("4.1"), {"stripe_masks": stripe_masks}).state == student.NOT_DONE
+    student.check("4.1", {})
     assert "no function stripe_masks" in capsys.readouterr().out
+    assert student.status(labs.exercise("4.1"), {}).state == student.NOT_DONE
     result, _ = hidden("4.1", {"stripe_masks": stripe_masks}, IDS[0])
     assert (result.points, result.message, result.done) == (0, "exercise 4.1 is not done yet", False)
 
 
 def test_a_written_question_has_nothing_to_check(capsys):
-    assert not student.check("4.4", {})
+    student.check("4.4", {})
     assert "written answer" in capsys.readouterr().out
 
 

@@ -28,7 +28,8 @@ def test_show_saves_once_and_closes_the_figure(tmp_path):
 
     imgs = np.zeros((2, 16, 16, 3), np.uint8)
     fig = plotting.overlay_grid(imgs, {"a": np.random.rand(2, 4, 4)}, ["x", "y"])  # a map smaller than its image
-    path = plotting.show(fig, tmp_path / "sub" / "grid.png")
+    assert plotting.show(fig, tmp_path / "sub" / "grid.png") is None  # nothing echoed under a notebook cell
+    path = tmp_path / "sub" / "grid.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(fig.number)
 
 

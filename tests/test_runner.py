@@ -219,3 +219,67 @@ def test_progress_is_shown_during_one_long_cell(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if "03_sleeps: cell 5/6" in line]
     assert len(lines) >= 3, out  # the sleeping cell (5 of 6 with papermill's injected one) is reported while it runs
+
+
+PHOTO_PARAMS = [("01", "photos"), ("01", "mosaic_targets"), ("01", "mosaic_fillers"), ("02", "saliency_images"),
+                ("02", "fool_image"), ("02", "init_image"), ("03", "photo")]
+
+
+@pytest.mark.parametrize(("lab", "param"), PHOTO_PARAMS, ids=[f"{lab}:{p}" for lab, p in PHOTO_PARAMS])
+def test_a_missing_or_corrupt_photo_rejects_its_lab_before_anything_runs(lab, param, tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff not a JPEG after all")
+    lists = param in ("photos", "mosaic_targets", "mosaic_fillers", "saliency_images")
+    for bad, why in (("nosuch.jpg", "image not found: 'nosuch.jpg'"), (str(corrupt), "cannot read image")):
+        value = f"['rocket', {bad!r}]" if lists else bad
+        (job,) = runner.plan([lab], params=[f"{param}={value}"], out=tmp_path / "out")
+        assert job["status"] == "rejected" and job["message"].startswith(f"{param}: {why}"), job
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # no lab folder, no results.json
+
+
+def test_labkit_run_names_the_bad_photo_and_writes_nothing_for_that_lab(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "labkit", "run", "01", "--out", "out", "-p", "photos=['nope.png']"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "01_attention_maps: not run: photos: image not found: 'nope.png'" in run.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["index.html"]
+
+
+def test_results_json_is_written_at_the_first_record_and_an_earlier_one_goes(tmp_path):
+    from labkit import results
+
+    stale = tmp_path / "results.json"
+    stale.write_text('{"lab": "an earlier run"}')
+    results.start(tmp_path, lab="x", seed=0)
+    assert not stale.exists()  # a lab that stops in its setup leaves no results.json of parameters alone
+    results.record("n", 3, display=False)
+    assert json.loads(stale.read_text()) == {"lab": "x", "params": {"seed": 0}, "n": 3}
+
+
+EXERCISES = [{"name": "4.1", "title": "K horizontal stripes", "kind": "coding", "status": "passes", "problems": []},
+             {"name": "4.2", "title": "K cells", "kind": "coding", "status": "fails",
+              "problems": ["the masks do not partition the image"]},
+             {"name": "4.3", "title": "the loss", "kind": "coding", "status": "not done", "problems": ["not done yet"]},
+             {"name": "4.4", "title": "why?", "kind": "written", "status": "answered", "problems": []},
+             {"name": "4.5", "title": "what?", "kind": "written", "status": "not answered", "problems": []}]
+
+
+def test_the_summary_and_the_report_show_each_exercise_and_results_as_tables(tmp_path):
+    """The labs' real results (the golden references) and a lab's exercises: tables and words, no JSON dump."""
+    from labkit import report
+
+    outcomes = []
+    for reference in sorted((ROOT / "tests" / "golden").glob("*.results.json")):
+        lab = reference.name.removesuffix(".results.json")
+        (tmp_path / lab).mkdir()
+        shutil.copy(reference, tmp_path / lab / "results.json")
+        outcomes.append({"lab": lab, "status": "ok", "seconds": 1.0, "message": "", "notebook": None, "html": None,
+                         "out_dir": str(tmp_path / lab)})
+    outcomes[-1]["exercises"] = EXERCISES
+    text = runner.summary(outcomes)
+    assert re.search(r"\n04_universal_masked_image +ok +1\.0 s +1/3 pass, 1/2 answered +-\n", text), text
+    assert "04_universal_masked_image: 4.1 passes, 4.2 fails, 4.3 not done; 4.4 answered, 4.5 not answered" in text
+    page = report.build(tmp_path, outcomes).read_text()
+    assert "<pre>" not in page and '{"' not in page and "{&quot;" not in page and "[[" not in page
+    assert "<h3>Exercises: 1/3 pass, 1/2 answered</h3>" in page and "the masks do not partition the image" in page
+    assert '<td class="not-done">not done</td>' in page and '<td class="fails">fails</td>' in page
+    assert "<th>efficientnet_lite0</th>" in page  # a nested table: confidence per noise kind, then per model

@@ -35,6 +35,9 @@ def test_stripes_are_horizontal_bands_and_squares_a_grid():
     expected = np.kron(np.arange(9).reshape(3, 3), np.ones((2, 2), int))
     assert (grid == expected).all()
     assert masks.grid_layout(10) == [3, 3, 4] and masks.grid_layout(2) == [2]
+    for k in (2, 4, 7, 10, 16):  # the cells each row of the grid holds, read back from the masks
+        assert masks.cells_per_row(masks.masks("squares", k, 64)) == masks.grid_layout(k)
+    assert masks.cells_per_row(masks.masks("stripes", 5, 20)) == [1] * 5
 
 
 def test_check_partition_rejects_overlaps_and_gaps():

@@ -17,7 +17,9 @@ is not byte-idempotent and brings 26 packages. labkit differs from otter, on the
 - every exercise cell carries ``metadata.labkit = {"exercise": NAME, "kind": KIND}`` (``prompt``: the
   question's text, ``solution``: code the student completes, ``answer``: a written answer), the notebook
   ``metadata.labkit = {"notebook": "student" | "solution", "lab": NAME, "exercises": [...]}``;
-- a leak guard: a solution line found verbatim in the student notebook stops the release.
+- a leak guard: a solution line found verbatim in the student notebook stops the release;
+- nbval's marker lines (``# NBVAL_CHECK_OUTPUT``) are the golden tests', not the students': both releases go
+  without them.
 
 Output, for each master ``notebooks/<lab>.ipynb``: ``OUT/student/<lab>.ipynb`` and ``OUT/solution/<lab>.ipynb``,
 outputs cleared, written atomically, left untouched when their bytes would not change.

@@ -121,6 +121,8 @@ def parse_master(path: str | os.PathLike, lab: Lab | str | int | None = None) ->
         cell = copy.deepcopy(cell)
         cell["metadata"].pop("labkit", None)
         _clear(cell)
+        if cell["cell_type"] == "code":
+            cell["source"] = p.strip_test_markers(cell["source"])
         first = p.first_line(cell)
         if cell["cell_type"] == "raw" and p.CONFIG.match(first):
             config.update(p.yaml_mapping("\n".join(cell["source"].splitlines()[1:]), n, err,

@@ -30,6 +30,14 @@ _ASSIGNMENT = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\[[^\]]*\])*(?:\s*,\s*[A-Za-z_
 _BEGIN_PROMPT = re.compile(r"#\s*BEGIN\s+PROMPT\s*$", re.I)
 _END_PROMPT = re.compile(r"#\s*END\s+PROMPT\s*$", re.I)
 _SEED = re.compile(r"^(.*?)\s*#\s*SEED\s*$")
+_TEST_MARKER = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")  # nbval's cell markers: the goldens', not the students'
+
+
+def strip_test_markers(source: str) -> str:
+    """A code cell's source without nbval's marker lines (``# NBVAL_CHECK_OUTPUT``, ``# NBVAL_SKIP``, ...)."""
+    if "NBVAL_" not in source:
+        return source
+    return "\n".join(line for line in source.splitlines() if not _TEST_MARKER.match(line))
 
 
 def stub(name: str) -> str:

@@ -52,25 +52,22 @@ __all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Check", "Context", "Lab", "ch
            "literal", "max_steps", "setup", "sync_notebooks"]
 
 
-def setup(name: str | int, namespace: dict) -> Lab:
+def setup(name: str | int, namespace: dict) -> None:
     """A lab notebook's setup, in one call: every parameter in ``namespace`` (the notebook's variables) checked,
     with one clear ``LabkitError`` before any heavy work; the profile's sizes filled in where a value is
     ``None``; ``LABKIT_MAX_STEPS`` applied; the lab's derived values added to ``namespace``; Keras and NumPy
-    seeded; ``results.json`` started in ``out_dir`` with the parameters."""
-    import warnings
-
+    seeded; ``results.json`` started in ``out_dir`` with the parameters. Returns nothing (nothing to echo under
+    the notebook's setup cell)."""
     import keras
 
-    from labkit import results
+    from labkit import quiet, results
 
-    # Keras warns when a one-input model is called on a plain tensor (tf-keras-vis, the students' code): harmless
-    warnings.filterwarnings("ignore", message="The structure of `inputs`")
+    quiet.ignore_harmless_warnings()
     lab = get(name)
     resolved = lab.resolve({p: namespace[p] for p in lab.param_names if p in namespace})
     namespace.update(resolved)
     keras.utils.set_random_seed(resolved["seed"])
     results.start(resolved["out_dir"], lab=lab.name, **{p: resolved[p] for p in lab.param_names if p != "out_dir"})
-    return lab
 
 
 def sync_notebooks(folder=None) -> list[str]:

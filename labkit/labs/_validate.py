@@ -68,6 +68,20 @@ def items(name: str, each: Validator | None = None, non_empty: bool = True, allo
     return check
 
 
+def photo(name: str) -> Validator:
+    """A bundled photo's name or a readable image file (kept as given), checked before the lab starts."""
+    def check(v):
+        from labkit import images
+
+        v = text(name)(v)
+        try:
+            return images.check_image(v)
+        except LabkitError as exc:
+            raise LabkitError(f"{name}: {exc}") from None
+
+    return check
+
+
 def model_name(name: str) -> Validator:
     """A registry model name or ``auto`` (kept as given: ``auto`` is resolved when the model loads)."""
     def check(v):

@@ -16,7 +16,7 @@ PARAMS = (
                    "seeds Keras, NumPy, SmoothGrad's noise, tie-breaking and the randomised layers",
                    "auto: VGG16 if its weights are on disk, else the offline efficientnet_lite0"),
     Param("photos", ["chelsea", "coffee", "camera", "stereo_motorcycle"], "bundled photo names or image paths",
-          v.items("photos", v.text("photos"))),
+          v.items("photos", v.photo("photos"))),
     Param("targets", "top1", '"top1" (each image\'s own top-1 class), one class for all ("goose", 99), or one per '
           "image"),
     Param("methods", "all", '"all", or a list of names from labkit.attribution.METHODS'),
@@ -32,9 +32,9 @@ PARAMS = (
     Param("deletion_steps", None, "steps of the deletion/insertion curves; None: the profile's",
           v.integer("deletion_steps"), sized=True, capped=True),
     Param("mosaic_targets", None, "photos to find in 2x2 mosaics, one mosaic each; None: the profile's",
-          v.items("mosaic_targets", v.text("mosaic_targets")), sized=True),
+          v.items("mosaic_targets", v.photo("mosaic_targets")), sized=True),
     Param("mosaic_fillers", ["rocket", "astronaut", "grace_hopper"], "photos for the other three tiles",
-          v.items("mosaic_fillers", v.text("mosaic_fillers"))),
+          v.items("mosaic_fillers", v.photo("mosaic_fillers"))),
     Param("randomise_layers", None, "list of k: re-initialise the top k weighted layers, one check per k; None: the "
           "profile's", v.items("randomise_layers", v.integer("randomise_layers")), sized=True),
 )
@@ -118,14 +118,14 @@ LAB = Lab(1, "01_attention_maps", "Attention maps, answered with numbers", param
           checks=(Check("runs", 2, runs), Check("results", 0, records("faithfulness")),
                   Check("methods", 0, computes_the_seeds_methods)),
           exercises=(
-              Exercise("1.1", "a score function per image (seed 000)", 2, ("score_function",), ex.ScoreFunction(),
+              Exercise("1.1", "a score function per image", 2, ("score_function",), ex.ScoreFunction(),
                        reference=("labkit.scores:per_image_score",)),
-              Exercise("1.2", "the rectified rule as a tf-keras-vis model modifier (seed 003)", 3,
+              Exercise("1.2", "the rectified rule as a tf-keras-vis model modifier", 3,
                        ("RectifiedBackpropagation",), ex.Rectified(),
                        reference=("labkit.modifiers:RectifiedBackpropagation", "labkit.modifiers:backprop_modifiers",
                                   "labkit.attribution.tf_keras_vis:modified_model")),
               Exercise("1.3", "Grad-CAM from the CAM layer's activations and gradients", 3, ("gradcam_from",),
                        ex.GradcamFrom(), reference=("labkit.attribution.gradcam:_cam",)),
-              Exercise("1.4", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
-              Exercise("1.5", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
+              Exercise("1.4", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
+              Exercise("1.5", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
           ))

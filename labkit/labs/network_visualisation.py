@@ -17,7 +17,7 @@ def _photos(value):
 
     if isinstance(value, int) and not isinstance(value, bool):
         return list(images.BUNDLED)[: v.integer("saliency_images")(value)]
-    return v.items("saliency_images", v.text("saliency_images"))(value)
+    return v.items("saliency_images", v.photo("saliency_images"))(value)
 
 
 def _pairs(value):
@@ -35,12 +35,12 @@ PARAMS = (
                    "efficientnet_lite0"),
     Param("saliency_models", ["vgg16", "offline"], "models compared side by side for saliency maps (registry names, "
           "auto, offline)", v.items("saliency_models", v.model_name("saliency_models"))),
-    Param("skip_missing", True, "skip a saliency model whose weights are missing, with a printed note (False: stop "
-          "with the error)", v.boolean("skip_missing")),
+    Param("skip_missing_models", True, "skip a saliency model whose weights are missing, with a printed note (False: "
+          "stop with one error naming the fix)", v.boolean("skip_missing_models")),
     Param("saliency_images", None, "bundled photo names or image paths; None: the first n bundled photos (the "
           "profile's n)", _photos, sized=True),
-    Param("fool_image", "coffee", "photo of the fooling demo", v.text("fool_image")),
-    Param("fool_target", "stingray", "its target class, by name or index (the seed fooled quail -> stingray)",
+    Param("fool_image", "coffee", "photo of the fooling demo", v.photo("fool_image")),
+    Param("fool_target", "stingray", "its target class, by name or index (the report fooled quail -> stingray)",
           v.class_name("fool_target")),
     Param("fool_lr", 1.0, "CS231n's learning rate, in CS231n's normalised units (see part 2)", v.number("fool_lr")),
     Param("fool_max_iterations", 100, "CS231n's cap on fooling iterations", v.integer("fool_max_iterations"),
@@ -56,7 +56,7 @@ PARAMS = (
     Param("pgd_step", 1.0, "PGD step size, /255 units", v.number("pgd_step")),
     Param("pgd_iterations", None, "PGD iterations; None: the profile's", v.integer("pgd_iterations"), sized=True,
           capped=True),
-    Param("vis_classes", ["tarantula", "hourglass", "Yorkshire terrier", "hay"], "the seed's classes, visualised "
+    Param("vis_classes", ["tarantula", "hourglass", "Yorkshire terrier", "hay"], "the report's classes, visualised "
           "from noise", v.items("vis_classes", v.class_name("vis_classes"))),
     Param("vis_l2_reg", 0.001, "lambda, the L2 weight (CS231n's default)", v.number("vis_l2_reg", allow_zero=True)),
     Param("vis_learning_rate", 25.0, "eta, the L2 length of each step in CS231n's units (CS231n's default)",
@@ -70,14 +70,14 @@ PARAMS = (
     Param("vis_show_every", None, "a snapshot every k steps; None: the profile's (CS231n: 25)",
           v.integer("vis_show_every"), sized=True),
     Param("vis_blur_sigma", 0.5, "Gaussian blur sigma in pixels (CS231n's)", v.number("vis_blur_sigma")),
-    Param("sweep_class", "hourglass", "class of the lambda/eta sweep (the seed's question 9)",
+    Param("sweep_class", "hourglass", "class of the lambda/eta sweep (the report's question 9)",
           v.class_name("sweep_class")),
     Param("sweep_settings", [[0.001, 25.0], [0.001, 5.0], [0.0001, 0.004], [5e-05, 0.004], [0.001, 0.0009]],
-          "[lambda, eta] pairs: CS231n's default, then the seed's four", _pairs),
+          "[lambda, eta] pairs: CS231n's default, then the report's four", _pairs),
     Param("sweep_iterations", None, "steps per sweep setting; None: the profile's (quick 60, standard 100, full "
-          "5000 as in the seed)", v.integer("sweep_iterations"), sized=True, capped=True),
-    Param("init_image", "chelsea", "real photo to start from (the seed's init_img)", v.text("init_image")),
-    Param("init_target", None, "its target class; None: the model's own class for it (as the seed did)",
+          "5000 as in the report)", v.integer("sweep_iterations"), sized=True, capped=True),
+    Param("init_image", "chelsea", "real photo to start from (the report's init_img)", v.photo("init_image")),
+    Param("init_target", None, "its target class; None: the model's own class for it (as the report did)",
           v.optional(v.class_name("init_target"))),
     Param("init_iterations", None, "gradient-ascent steps from the photo; None: the profile's",
           v.integer("init_iterations"), sized=True, capped=True),
@@ -100,8 +100,9 @@ assert set(PROFILE_SIZES) == set(PROFILES)
 
 
 def prepare(p: dict) -> dict:
-    """Class indices, and every loop's settings checked against the model's input size."""
-    from labkit import attacks, imagenet, images, models
+    """Class indices, the saliency models whose weights are here, and every loop's settings checked against the
+    model's input size."""
+    from labkit import attacks, imagenet, images, models, probe
     from labkit.errors import LabkitError
 
     size = models.spec(p["model_name"]).input_size
@@ -115,7 +116,9 @@ def prepare(p: dict) -> dict:
     for iterations, show, l2, lr in loops:
         attacks.check_visualisation(size, iterations, p["vis_max_jitter"], p["vis_blur_every"], show, l2, lr,
                                     p["vis_blur_sigma"])
-    return {"size": size, "fool_target_id": imagenet.index(p["fool_target"]),
+    saliency_names, skipped = probe.available_models(p["saliency_models"], skip_missing=p["skip_missing_models"])
+    return {"size": size, "saliency_names": saliency_names, "saliency_skipped": list(skipped),
+            "fool_target_id": imagenet.index(p["fool_target"]),
             "vis_ids": [imagenet.index(c) for c in p["vis_classes"]], "sweep_id": imagenet.index(p["sweep_class"]),
             "init_target_id": None if p["init_target"] is None else imagenet.index(p["init_target"])}
 
@@ -214,6 +217,6 @@ LAB = Lab(2, "02_network_visualisation", "Network visualisation: saliency, fooli
               Exercise("2.3", "one class-visualisation update (L2, jitter, blur)", 3, ("visualise_step",),
                        ex.VisualiseStep(), reference=("labkit.attacks.steps:compiled_step",
                                                       "labkit.attacks.visualisation:class_visualisation")),
-              Exercise("2.4", "what does a fooling image tell you about the network (seed 004, Q6-Q7)?", 2),
-              Exercise("2.5", "what do lambda and eta do to a class visualisation (seed 004, Q9)?", 2),
+              Exercise("2.4", "what does a fooling image tell you about the network?", 2),
+              Exercise("2.5", "what do lambda and eta do to a class visualisation?", 2),
           ))

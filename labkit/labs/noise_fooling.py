@@ -48,34 +48,34 @@ PARAMS = (
     Param("skip_missing_models", None, "a model without weights: True skips it with a printed note, False stops "
           "with one error naming the fix; None: skip only from the profile's list, stop for models you named",
           v.boolean("skip_missing_models", allow_none=True)),
-    Param("noise_kinds", ["seed002", "uniform", "gaussian"], "seed002: the seed's generator bit for bit (uint8 "
-          "wrap-around)", _noise_kinds),
+    Param("noise_kinds", ["seed002", "uniform", "gaussian"], "seed002: the article's generator bit for bit "
+          "(uint8 wrap-around)", _noise_kinds),
     Param("n_noise", None, "noise images per kind; None: the profile's (quick 16, standard 64, full 1000 as in the "
-          "seed)", v.integer("n_noise"), sized=True, capped=True),
+          "article)", v.integer("n_noise"), sized=True, capped=True),
     Param("n_real", None, "augmented crops of the bundled photos, the in-distribution side of the AUROC; None: the "
           "profile's", v.integer("n_real"), sized=True),
     Param("batch_size", 32, "images per forward pass", v.integer("batch_size")),
-    Param("photo", "chelsea", "the real photo the attributions are shown on (bundled name or a file; the seed used "
-          "a daisy)", v.text("photo")),
-    Param("output", "logit", "what is attributed: logit (what Captum attributed on the seed's model) or probability",
+    Param("photo", "chelsea", "the real photo the attributions are shown on (bundled name or a file; the article "
+          "used a daisy)", v.photo("photo")),
+    Param("output", "logit", "what is attributed: logit (what Captum attributed in the article) or probability",
           _output),
-    Param("baseline", "imagenet_mean", "IG and occlusion baseline: imagenet_mean (the seed's 0 in normalised units) "
+    Param("baseline", "imagenet_mean", "IG and occlusion baseline: imagenet_mean (the article's 0 in normalised units) "
           "or a pixel value (0: black)", _baseline),
-    Param("ig_steps", None, "Integrated Gradients steps; None: the profile's (standard/full: the seed's 200)",
+    Param("ig_steps", None, "Integrated Gradients steps; None: the profile's (standard/full: the article's 200)",
           v.integer("ig_steps"), sized=True, capped=True),
     Param("ig_batch", None, "gradient evaluations per batch (Captum's internal_batch_size); None: the profile's (the "
-          "seed's 50)", v.integer("ig_batch"), sized=True),
-    Param("nt_type", "smoothgrad_sq", "noise tunnel type: smoothgrad, smoothgrad_sq (the seed's) or vargrad",
+          "article's 50)", v.integer("ig_batch"), sized=True),
+    Param("nt_type", "smoothgrad_sq", "noise tunnel type: smoothgrad, smoothgrad_sq (the article's) or vargrad",
           _nt_type),
-    Param("nt_samples", None, "noisy copies in the noise tunnel; None: the profile's (full: the seed's 10)",
+    Param("nt_samples", None, "noisy copies in the noise tunnel; None: the profile's (full: the article's 10)",
           v.integer("nt_samples"), sized=True, capped=True),
     Param("nt_steps", None, "IG steps inside the noise tunnel; None: the profile's (full: Captum's default 50, as in "
-          "the seed)", v.integer("nt_steps"), sized=True, capped=True),
+          "the article)", v.integer("nt_steps"), sized=True, capped=True),
     Param("nt_stdevs", 57.63, "noise tunnel std in pixels (0..255): Captum's default 1.0 on normalised inputs",
           v.number("nt_stdevs", allow_zero=True)),
-    Param("occlusion_window", None, "occlusion window side in pixels; None: the profile's (full: the seed's 15)",
+    Param("occlusion_window", None, "occlusion window side in pixels; None: the profile's (full: the article's 15)",
           v.integer("occlusion_window"), sized=True),
-    Param("occlusion_stride", None, "occlusion stride in pixels; None: the profile's (full: the seed's 8)",
+    Param("occlusion_stride", None, "occlusion stride in pixels; None: the profile's (full: the article's 8)",
           v.integer("occlusion_stride"), sized=True),
 )
 
@@ -147,13 +147,13 @@ LAB = Lab(3, "03_noise_fooling", "Fooling with noise: statistics, IG, noise tunn
                   Check("confidence", 0, probabilities("confidence", skip=("count",))),
                   Check("auroc", 0, probabilities("auroc"))),
           exercises=(
-              Exercise("3.1", "the seed's noise generator, with its uint8 wrap-around", 2, ("seed_noise",),
+              Exercise("3.1", "the article's noise generator, with its uint8 wrap-around", 2, ("seed_noise",),
                        ex.SeedNoise(), reference=("labkit.images:seed002_noise",)),
-              Exercise("3.2", "the seed's confidence statistics", 2, ("confidence_stats",), ex.ConfidenceStats(),
+              Exercise("3.2", "the article's confidence statistics", 2, ("confidence_stats",), ex.ConfidenceStats(),
                        reference=("labkit.probe:confidence_table",)),
               Exercise("3.3", "occlusion's sliding window", 3, ("occlusion_map",), ex.Occlusion(),
                        reference=("labkit.attribution.occlusion:occlusion",
                                   "labkit.attribution.occlusion:occlusion_windows")),
-              Exercise("3.4", "is a confidence threshold a defence against noise?", 2),
-              Exercise("3.5", "why is the seed's Gaussian noise close to uniform, and does it matter?", 2),
+              Exercise("3.4", "why is the article's Gaussian noise close to uniform, and does it matter?", 2),
+              Exercise("3.5", "is a confidence threshold a defence against noise?", 2),
           ))

@@ -36,15 +36,15 @@ PARAMS = (
     Param("mask_kinds", None, '"squares" and/or "stripes"; None: the profile\'s (both)', _mask_kinds, sized=True),
     Param("hidden", "zero", "what a hidden part becomes: zero (black), mean (the image's mean colour) or noise "
           "(fixed, seeded)", _hidden),
-    Param("image_size", 64, "side of the universal image in pixels (the seed's 3x64x64); resized to the model's "
+    Param("image_size", 64, "side of the universal image in pixels (the talk's 3x64x64); resized to the model's "
           "input", v.integer("image_size", 2)),
     Param("targets", None, "class names or indices, one per part (a run with K parts uses the first K); None: "
           "random, seeded", v.items("targets", v.class_name("targets"), allow_none=True)),
-    Param("optimizer", None, "sgd (the seed's) or adam; None: the profile's (adam on a CPU, sgd in full)",
+    Param("optimizer", None, "sgd (the talk's) or adam; None: the profile's (adam on a CPU, sgd in full)",
           _optimizer, sized=True),
-    Param("learning_rate", None, "in [0, 1] pixel units, as in the seed; None: 0.1 (the seed's, for both "
+    Param("learning_rate", None, "in [0, 1] pixel units, as in the talk; None: 0.1 (the talk's, for both "
           "optimisers)", v.optional(v.number("learning_rate"))),
-    Param("step_cap", None, "most optimiser steps per image; None: the profile's (the seed: 5000)",
+    Param("step_cap", None, "most optimiser steps per image; None: the profile's (the talk: 5000)",
           v.integer("step_cap"), sized=True, capped=True),
     Param("compare_k", None, "K values also run with the other optimiser (SGD vs Adam); None: the profile's",
           v.items("compare_k", v.integer("compare_k", 2), non_empty=False), sized=True),

@@ -3,7 +3,9 @@
 Papermill executes one notebook (through ``labkit.execute``, the executor ``labkit grade`` uses too). This
 adds what a suite needs: lab selection, the size profile and model as parameters, typed ``-p`` values
 checked against each lab's declaration before anything runs (``plan``), a per-notebook timeout, parallel
-jobs, progress lines, a summary table and the report (``labkit.report``).
+jobs, progress lines, a summary table and the report (``labkit.report``); and, for a lab with exercises, each
+exercise's status (``labkit check`` on the executed notebook: passes, fails or not done; answered or not) in the
+table, the report and the lab's ``results.json`` (key ``exercises``).
 
 Output layout under ``--out`` (default ``labkit-out``)::
 
@@ -15,8 +17,10 @@ Output layout under ``--out`` (default ``labkit-out``)::
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -27,11 +31,12 @@ from labkit import labs
 from labkit.errors import LabkitError
 from labkit.execute import execute
 from labkit.runner.plan import find_notebooks, parameters, parse_assignment, parse_value, plan, resolve_lab
+from labkit.student import CHECK_SECONDS
 
 PROGRESS_EVERY = 15.0  # seconds between "cell k/n" lines (the cell running now) of a running lab
 
-__all__ = ["PROGRESS_EVERY", "add_cli", "find_notebooks", "list_labs", "parameters", "parse_assignment",
-           "parse_value", "plan", "resolve_lab", "run", "run_lab", "summary"]
+__all__ = ["PROGRESS_EVERY", "add_cli", "check_exercises", "find_notebooks", "list_labs",
+           "parameters", "parse_assignment", "parse_value", "plan", "resolve_lab", "run", "run_lab", "summary"]
 
 
 def _say(text: str) -> None:
@@ -118,6 +123,7 @@ def run(names: Sequence[str] = (), *, model: str = "auto", profile: str = labs.D
     from labkit import report
 
     ordered = [outcomes[job["lab"]] for job in planned]
+    check_exercises(ordered)
     index = report.build(out, ordered, header={"profile": profile, "model": _model_line(model)})
     _say("")
     _say(summary(ordered))
@@ -145,19 +151,61 @@ def _run_all(todo: list[dict], jobs: int, finished) -> None:
                 finished(_crashed(futures[future], exc))
 
 
+def check_exercises(outcomes: Sequence[dict]) -> None:
+    """Each executed notebook of a lab with exercises: its exercises' status (``labkit check --json``, in a
+    process of its own, as the student's code runs there), into its outcome (``exercises``: one dict per
+    exercise, see ``labkit.handin``) and its lab's ``results.json``."""
+    from labkit import results
+
+    todo = [o for o in outcomes if o.get("notebook") and o["lab"] in labs.LABS and labs.LABS[o["lab"]].exercises]
+    if not todo:
+        return
+    _say("      the exercises: labkit check on each executed notebook")
+    n = sum(len(labs.LABS[o["lab"]].exercises) for o in todo)
+    why = "labkit check could not run"
+    try:
+        done = subprocess.run([sys.executable, "-m", "labkit", "check", "--json", *[o["notebook"] for o in todo]],
+                              capture_output=True, text=True, timeout=60 + n * CHECK_SECONDS)
+        why += f": {(done.stderr.strip().splitlines() or ['it printed nothing'])[-1]}"
+        found = json.loads(done.stdout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        found = [{"error": why}] * len(todo)
+    for o, f in zip(todo, found, strict=True):
+        if "error" in f:
+            o["exercises_error"] = f["error"]
+            continue
+        o["exercises"] = f["exercises"]
+        saved = Path(o["out_dir"] or "") / "results.json"
+        if o["out_dir"] and saved.is_file():
+            results.update(saved, exercises=f["exercises"])
+
+
 def _crashed(job: dict, exc: BaseException) -> dict:
     return {"lab": job["lab"], "status": "failed", "seconds": 0.0, "notebook": None, "html": None,
             "out_dir": job["out_dir"], "message": f"labkit run could not run it: {type(exc).__name__}: {exc}"}
 
 
 def summary(outcomes: Sequence[dict]) -> str:
-    """The table printed at the end: lab, status, time, output path; then each failure's message."""
-    rows = [("lab", "status", "time", "output")]
+    """The table printed at the end: lab, status, time, (exercises,) output path; then each lab's exercises one by
+    one, and each failure's message."""
+    from labkit import report
+
+    checked = any("exercises" in o or "exercises_error" in o for o in outcomes)
+    rows = [("lab", "status", "time", *(("exercises",) if checked else ()), "output")]
     for o in outcomes:
+        done = report.exercise_counts(o["exercises"]) if "exercises" in o else "?" if "exercises_error" in o else "-"
         rows.append((o["lab"], o["status"], f"{o['seconds']:.1f} s" if o["status"] != "rejected" else "-",
-                     _show(o["notebook"]) if o["notebook"] else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
+                     *((done,) if checked else ()), _show(o["notebook"]) if o["notebook"] else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(f"{v:>{w}}" if i == 2 else v if i == len(r) - 1 else f"{v:<{w}}"
+                       for i, (v, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    for o in outcomes:
+        if "exercises" in o:
+            coding = ", ".join(f"{e['name']} {e['status']}" for e in o["exercises"] if e["kind"] == "coding")
+            written = ", ".join(f"{e['name']} {e['status']}" for e in o["exercises"] if e["kind"] == "written")
+            lines.append(f"{o['lab']}: {'; '.join(p for p in (coding, written) if p)}")
+        elif "exercises_error" in o:
+            lines.append(f"{o['lab']}: exercises not checked: {o['exercises_error']}")
     lines += [f"{o['lab']}: {o['message']}" for o in outcomes if o["status"] != "ok" and o["message"]]
     ok = sum(o["status"] == "ok" for o in outcomes)
     lines.append(f"{ok} of {len(outcomes)} labs ok" + ("" if ok == len(outcomes) else
