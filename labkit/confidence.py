@@ -1,5 +1,5 @@
-"""Lab 3's probe: many images through several ImageNet models, in batches; top-1 confidence
-statistics, label counts, and max softmax as an out-of-distribution (OOD) detector.
+"""How confident classifiers are (lab 3): many images through several ImageNet models, in batches; top-1
+confidence statistics, label counts, and max softmax as an out-of-distribution (OOD) detector.
 
 Images go in as uint8 at ``source_size(input_size)`` and are fitted batch by batch with
 torchvision's evaluation transform (``images.fit(..., "center")``: seed 002's

@@ -9,7 +9,7 @@
 # CPU has AVX-512), onednn_on and onednn_off (TensorFlow's oneDNN kernels forced on, as TensorFlow itself
 # chooses on Intel CPUs with AVX-512 VNNI or AMX, or off), threads1, threads2 (intra-op threads).
 # Each variant's log and results.json files go to $PORTABLE_OUT (default /tmp/labkit-portable); at the
-# end a table says which variants ran and passed, and `python -m labkit.labs.golden spread` prints, per
+# end a table says which variants ran and passed, and `python -m labkit.labs spread` prints, per
 # key, how far the variants' results moved from the reference next to the tolerance that key declares.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,5 +52,5 @@ for v in "$@"; do
   [ "${status[$v]}" = pass ] || failed=1
 done
 echo
-"$PY" -m labkit.labs.golden spread tests/golden "$OUT" "$@"
+"$PY" -m labkit.labs spread tests/golden "$OUT" "$@"
 exit $failed

@@ -49,7 +49,7 @@ def test_every_method_gives_its_own_living_map(net, request):
     CAM layer ``conv2`` is followed by ReLU layers, so every backprop rule and CAM weighting matters.
     """
     model = request.getfixturevalue(net)
-    maps = A.attention_maps(model, X32, [1, 2], "all", penultimate_layer="conv2", **OPTS)
+    maps = A.attention_maps(model, X32, [1, 2], "all", layer="conv2", **OPTS)
     assert list(maps) == list(A.METHODS)
     _assert_distinct_and_alive(maps)
 
@@ -129,8 +129,8 @@ def no_heavy_work(monkeypatch):
     ({"methods": ["gradcam", "gradkam"]}, "unknown attention method.*'gradkam'.*known: saliency"),
     ({"targets": [1, 2, 3]}, "3 targets for 2 images"),
     ({"targets": "gooose"}, r"unknown ImageNet class 'gooose'.*goose \(99\)"),
-    ({"penultimate_layer": "conv9"}, "no layer 'conv9'"),
-    ({"penultimate_layer": "avg_pool"}, "spatial"),
+    ({"layer": "conv9"}, "no layer 'conv9'"),
+    ({"layer": "avg_pool"}, "spatial"),
     ({"methods": ["scorecam"], "scorecam_max_n": 99}, r"scorecam_max_n must be in 0\.\.16"),
     ({"methods": ["smoothgrad"], "smooth_samples": 0}, "smooth_samples"),
 ])

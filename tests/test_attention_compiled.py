@@ -29,7 +29,7 @@ def _assert_same(compiled, reference, method):
 @pytest.fixture(scope="module")
 def tiny_maps(tiny_relu, tiny_relu6):
     """CAM layer ``conv2``: ReLU layers follow it, so the guided and rectified rules change every CAM."""
-    return {name: _both(model, X32, [1, 2], penultimate_layer="conv2")
+    return {name: _both(model, X32, [1, 2], layer="conv2")
             for name, model in {"relu": tiny_relu, "relu6": tiny_relu6}.items()}
 
 
@@ -63,7 +63,7 @@ def test_guided_gradcam_alone_is_one_pass_and_the_same_map(tiny_maps, tiny_relu,
     model = {"relu": tiny_relu, "relu6": tiny_relu6}[net]
     reference = tiny_maps[net][1]["guided_gradcam"]
     A.release(model)
-    alone = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="conv2", progress=False)
+    alone = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], layer="conv2", progress=False)
     _assert_same(alone["guided_gradcam"], reference, "guided_gradcam")
     assert set(A.functions(model)) == {("rule_maps", "any", "conv2")}  # the trace every other map uses
     fn = A.functions(model)[("rule_maps", "any", "conv2")]
@@ -80,8 +80,8 @@ def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
     Grad-CAM (and ``attention_maps`` multiplies the two maps it has)."""
     import keras
 
+    from labkit.attribution._core import rule_maps_function
     from labkit.attribution._utils import rule_index
-    from labkit.attribution.gradcam import rule_maps_function
 
     inputs = keras.Input((32, 32, 3))
     a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
@@ -89,9 +89,9 @@ def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
     pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([a, b]))
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="predictions")(pooled))
     both = A.attention_maps(model, X32, [1, 2], ["guided_backprop", "gradcam", "guided_gradcam"],
-                            penultimate_layer="b", progress=False, engine="tf-keras-vis")
+                            layer="b", progress=False, engine="tf-keras-vis")
     _assert_same(A.guided_gradcam(model, X32, [1, 2], "b"), both["guided_gradcam"], "guided_gradcam")
-    compiled = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="b", progress=False)
+    compiled = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], layer="b", progress=False)
     _assert_same(compiled["guided_gradcam"], both["guided_gradcam"], "guided_gradcam")
     guided = rule_maps_function(model, "guided", "b")(X32, np.int32([1, 2]), rule_index("guided"))
     assert "vanilla_gradcam" not in guided
@@ -103,7 +103,7 @@ def test_relu6_passes_no_gradient_above_six():
     conv = model.get_layer("conv1")
     kernel, bias = conv.get_weights()
     conv.set_weights([20 * kernel, bias])
-    compiled, reference = _both(model, X32, [1, 2], ["saliency", "gradcam"], penultimate_layer="conv2")
+    compiled, reference = _both(model, X32, [1, 2], ["saliency", "gradcam"], layer="conv2")
     for method in ("saliency", "gradcam"):
         _assert_same(compiled[method], reference[method], method)
 
@@ -161,12 +161,12 @@ def test_smoothgrad_same_noise_as_tf_keras_vis(tiny_relu6, monkeypatch):
 
 
 def test_scorecam_in_chunks_equals_one_batch(tiny_relu):
-    one = A.scorecam(tiny_relu, X32, [1, 2], max_n=7, penultimate_layer="conv2", batch_size=14)
+    one = A.scorecam(tiny_relu, X32, [1, 2], max_n=7, layer="conv2", batch_size=14)
     for batch_size in (3, 5):  # one channel of both images per forward; two, and one left
-        np.testing.assert_allclose(A.scorecam(tiny_relu, X32, [1, 2], max_n=7, penultimate_layer="conv2",
+        np.testing.assert_allclose(A.scorecam(tiny_relu, X32, [1, 2], max_n=7, layer="conv2",
                                                  batch_size=batch_size), one, atol=1e-6)
-    every = A.scorecam(tiny_relu, X32, [1, 2], penultimate_layer="conv2")  # plain Score-CAM: all 16 channels
-    ref = A.attention_maps(tiny_relu, X32, [1, 2], ["scorecam"], penultimate_layer="conv2", progress=False,
+    every = A.scorecam(tiny_relu, X32, [1, 2], layer="conv2")  # plain Score-CAM: all 16 channels
+    ref = A.attention_maps(tiny_relu, X32, [1, 2], ["scorecam"], layer="conv2", progress=False,
                            engine="tf-keras-vis")["scorecam"]
     _assert_same(every, ref, "scorecam")
 
@@ -220,7 +220,7 @@ def test_cache_holds_models_weakly_and_release_drops_them():
 @pytest.mark.parametrize("call, match", [
     (lambda m: A.saliency(m, X32, 1, "deconv"), "unknown backprop rule"),
     (lambda m: A.gradcam(testing.tiny_model("tanh"), X32, 1, "guided"), "guided rule found no ReLU-family"),
-    (lambda m: A.gradcam(m, X32, 1, penultimate_layer="avg_pool"), "spatial"),
+    (lambda m: A.gradcam(m, X32, 1, layer="avg_pool"), "spatial"),
     (lambda m: A.scorecam(m, X32, 1, max_n=17), r"max_n must be in 0\.\.16"),
     (lambda m: A.smoothgrad(m, X32, 1, noise_array=np.zeros((2, 1, 32, 32, 3))), "noise_array must have shape"),
     (lambda m: A.saliency(m, X32, [1, 2000]), "out of range"),

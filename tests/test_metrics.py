@@ -62,7 +62,7 @@ def test_faithfulness_table_scores_identical_maps_once(tiny_relu):
     assert curves["a"]["deletion"].shape == (2, 5)
     with pytest.raises(LabkitError, match="unknown baseline"):
         M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], deletion_baseline="white")
-    with pytest.raises(LabkitError, match="steps must be at least 1"):
+    with pytest.raises(LabkitError, match="steps must be an integer >= 1"):
         M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], steps=0)
 
 

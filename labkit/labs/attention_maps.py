@@ -1,7 +1,7 @@
 """Lab 1, attention maps (seeds 000 and 003): notebooks/01_attention_maps.ipynb."""
 
+from labkit.exercises import Exercise
 from labkit.exercises import attention_maps as ex
-from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import Context, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from labkit.exercises import Exercise
 from labkit.exercises import network_visualisation as ex
-from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs, saved_file
 from labkit.labs._spec import PROFILES, Check, Lab, Param
