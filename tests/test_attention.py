@@ -8,6 +8,7 @@ import pytest
 
 from labkit import LabkitError, images, models, scores
 from labkit import attribution as A
+from labkit.testing import assert_close
 
 X32 = images.fit_batch(["chelsea", "coffee"], 32)
 OPTS = {"smooth_samples": 4, "scorecam_max_n": 8, "progress": False}
@@ -109,7 +110,7 @@ def test_one_clone_per_model_switches_rules_in_place(tiny_relu6):
         ours = Saliency(A.modified_model(tiny_relu6, rule), clone=False)(score, X32, normalize_map=False)
         fresh = Saliency(tiny_relu6, model_modifier=modifiers.backprop_modifiers(rule))(score, X32,
                                                                                         normalize_map=False)
-        np.testing.assert_allclose(ours, fresh, rtol=1e-5, atol=1e-7, err_msg=rule)
+        assert_close(ours, fresh, rel=1e-6, err_msg=rule)  # maps of 5e-6: an absolute 1e-7 was 2% of them
     A.release_clones()
     assert A.modified_model(tiny_relu6, "guided") is not g
 
