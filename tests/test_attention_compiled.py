@@ -99,11 +99,30 @@ def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
 
 
 def test_relu6_passes_no_gradient_above_six():
-    """conv1's kernel x20: many ReLU6 inputs above 6, where the vanilla gradient is 0 (as ReLU6's own)."""
+    """Under the vanilla rule ReLU6's gradient is 0 above 6 and below 0, as ReLU6's own: at the pixels of a model
+    that starts with a ReLU6 (nothing else in between), and in a tiny ReLU6 CNN whose conv1 (kernel x20) puts a
+    good share of its inputs above 6, where the compiled maps equal tf-keras-vis'."""
+    import keras
+    import tensorflow as tf
+
+    from labkit.attribution._core import rule_maps_function
+    from labkit.attribution._utils import rule_index
+
+    inputs = keras.Input((4, 4, 3))
+    mixed = keras.layers.Conv2D(2, 1, kernel_initializer="ones", name="mix")(keras.layers.Activation("relu6")(inputs))
+    head = keras.layers.Dense(2, activation="softmax", kernel_initializer="ones", name="predictions")
+    direct = keras.Model(inputs, head(keras.layers.GlobalAveragePooling2D()(mixed)))
+    x = np.linspace(-3.1, 9.9, 48, dtype=np.float32).reshape(1, 4, 4, 3)  # below 0, inside 0..6, above 6
+    grads = rule_maps_function(direct, "vanilla")(x, np.int32([0]), rule_index("vanilla"))["input_gradients"]
+    grads = grads.numpy()
+    assert (grads[(x > 6) | (x < 0)] == 0).all() and (grads[(x > 0) & (x < 6)] != 0).all()
+
     model = testing.tiny_model("relu6")
     conv = model.get_layer("conv1")
     kernel, bias = conv.get_weights()
     conv.set_weights([20 * kernel, bias])
+    pre = tf.nn.conv2d(keras.Model(model.inputs, conv.input)(X32), conv.kernel, 1, "SAME") + conv.bias
+    assert (pre.numpy() > 6).mean() > 0.1  # 17%: the comparison below crosses ReLU6's top for real
     compiled, reference = _both(model, X32, [1, 2], ["saliency", "gradcam"], layer="conv2")
     for method in ("saliency", "gradcam"):
         _assert_same(compiled[method], reference[method], method)
