@@ -160,7 +160,8 @@ def fooling_images_really_fool(ctx: Context) -> tuple[bool, str]:
 # in a result (a threshold, lambda, eta) and success rates far from the cap: exact.
 PROB = close(abs=2e-3, why="a forward pass")
 ITERATIONS = close(abs=4, rel=0.35, why="steps of a chaotic loop")
-FIRST_OVER = close(abs=6, rel=0.5, why="first step of a class visualisation over the threshold (30 -> 43 under SSE4.1)")
+FIRST_OVER = close(abs=10, rel=1.0, why="first step of a class visualisation over the threshold (30 -> 43 under "
+                   "SSE4.1; 30 -> 56 on an AMD EPYC with AVX-512: oneDNN's default, AVX2 or 1 thread)")
 LINF = close(rel=0.4, why="the last step's overshoot, after a chaotic number of steps")
 L2 = close(rel=0.15, why="the path's length, after a chaotic number of steps")
 PEAK = close(abs=0.1, why="the peak probability of a class visualisation")
