@@ -58,13 +58,13 @@ def main() -> None:
     vis_args = (zt, tt, shift, f32(25.0), f32(1e-3), tf.constant(True), kernel)
     n = args.loop_iterations
     loops = {
-        # lr tiny: nothing reaches its target, every iteration steps the whole batch
-        "fooling": (fool, fool_args, lambda: attacks.fooling_images(model, x, target, lr=1e-9, max_iterations=n,
+        # learning rate tiny: nothing reaches its target, every iteration steps the whole batch
+        "fooling": (fool, fool_args, lambda: attacks.fooling_images(model, x, target, learning_rate=1e-9, steps=n,
                                                                      progress=False)),
-        "PGD": (pgd, pgd_args, lambda: attacks.pgd(model, x, target, eps=8, iterations=n, early_stop=False,
+        "PGD": (pgd, pgd_args, lambda: attacks.pgd(model, x, target, eps=8, steps=n, early_stop=False,
                                                    progress=False)),
         "class visualisation": (vis, vis_args, lambda: attacks.class_visualisation(
-            model, list(target), iterations=n, show_every=n, progress=False)),
+            model, list(target), steps=n, show_every=n, progress=False)),
     }
     # warm up: trace every compiled function, run every eager step once
     fwd_bwd(xt, tt).numpy()

@@ -1,6 +1,6 @@
 """Lab 3, side by side in one run on the offline model (EfficientNet-Lite0):
 
-1. images/s of the batched probe (``probe.top1``: fit per batch, compiled forward, tables) against the
+1. images/s of the batched confidence survey (``confidence.top1``: fit per batch, compiled forward, tables) against the
    seed's per-image loop (fit, eager forward, top-1, one image at a time) and against the raw batched
    forward of the same model on already fitted images;
 2. Integrated Gradients and occlusion against the cost of the forward/backward passes they need
@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import input_gradient  # noqa: E402
 
-from labkit import attribution, images, models, probe  # noqa: E402
+from labkit import attribution, confidence, images, models  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -37,7 +37,7 @@ def timed(fn, repeat: int = 3) -> float:
 def main(n: int = 64, batch: int = 32) -> None:
     model = models.load_model("efficientnet_lite0")
     size = models.input_size(model)
-    noise = images.seed002_noise(n, size=probe.source_size(size), seed=0)
+    noise = images.seed002_noise(n, size=confidence.source_size(size), seed=0)
     fitted = images.fit_batch(noise, size, "center")
     spec = tf.TensorSpec([None, size, size, 3], tf.float32)
     raw_forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
@@ -50,7 +50,7 @@ def main(n: int = 64, batch: int = 32) -> None:
             _ = int(p.argmax()), float(p.max())
 
     def batched_probe():
-        probe.top1(model, noise, batch_size=batch, progress=False)
+        confidence.top1(model, noise, batch_size=batch, progress=False)
 
     def raw_batched():
         for i in range(0, n, batch):
@@ -65,7 +65,7 @@ def main(n: int = 64, batch: int = 32) -> None:
     photo = images.fit_batch(["chelsea"], size)
     target = models.predict(model, photo, output="logit").argmax(1)
     steps, ig_batch = 50, 50
-    t_ig = timed(lambda: attribution.integrated_gradients(model, photo, target, n_steps=steps,
+    t_ig = timed(lambda: attribution.integrated_gradients(model, photo, target, steps=steps,
                                                           internal_batch_size=ig_batch, progress=False), 2)
     xs = np.repeat(photo, ig_batch, axis=0)
     ts = np.repeat(target, ig_batch).astype(np.int32)

@@ -1,4 +1,7 @@
-"""The one exception type labkit raises for bad input, and the checks of plain numeric parameters."""
+"""The one exception type labkit raises for bad input, the checks of plain numeric parameters, and the step cap
+(``LABKIT_MAX_STEPS``) that every loop taking a step count applies."""
+
+import os
 
 import numpy as np
 
@@ -21,7 +24,25 @@ def check_int(name: str, value, minimum: int = 1) -> int:
 
 def check_number(name: str, value, allow_zero: bool = False) -> float:
     """``value`` as a float if it is a finite positive (or non-negative) number, else one clear error."""
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and np.isfinite(value)
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
         raise LabkitError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value!r}")
     return float(value)
+
+
+def max_steps(steps: int) -> int:
+    """``steps``, capped by the environment variable ``LABKIT_MAX_STEPS`` when it is set (as tf-keras-vis'
+    ``TF_KERAS_VIS_MAX_STEPS``): read at every call, so a test or a notebook may set it at any time."""
+    cap = os.environ.get("LABKIT_MAX_STEPS")
+    if not cap:
+        return steps
+    try:
+        return max(1, min(steps, int(cap)))
+    except ValueError:
+        raise LabkitError(f"LABKIT_MAX_STEPS must be an integer, got {cap!r}") from None
+
+
+def check_steps(name: str, value) -> int:
+    """A loop's step count: an integer >= 1 (else one clear error), capped by ``max_steps``. Every loop that takes
+    a step count calls it, so ``LABKIT_MAX_STEPS`` caps the loop however it is reached."""
+    return max_steps(check_int(name, value))

@@ -14,7 +14,7 @@ from importlib import resources
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 
 NUM_CLASSES = 1000
 
@@ -66,9 +66,7 @@ def synset(index: int) -> str:
 
 
 def _check_index(index) -> int:
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-        raise LabkitError(f"a class index must be an integer, not {index!r}")
-    if not 0 <= int(index) < NUM_CLASSES:
+    if check_int("a class index", index, 0) >= NUM_CLASSES:
         raise LabkitError(f"class index {index} is out of range 0..{NUM_CLASSES - 1}")
     return int(index)
 

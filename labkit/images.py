@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 
 # name -> (package, how to get it, what it shows)
 BUNDLED: dict[str, tuple[str, str, str]] = {
@@ -158,8 +158,7 @@ def random_crops(sources: Sequence[ImageLike], n: int, size: int = 256, seed: in
                  scale: tuple[float, float] = (0.25, 1.0)) -> np.ndarray:
     """``n`` augmented crops (uint8, ``size`` x ``size``) cycling over ``sources``: a random square of
     ``scale`` of the short side's area, at a random place, flipped left-right half the time; seeded."""
-    if n < 1:
-        raise LabkitError(f"the number of crops must be at least 1, got {n}")
+    n = check_int("the number of crops", n)
     if not 0 < scale[0] <= scale[1] <= 1:
         raise LabkitError(f"scale must satisfy 0 < low <= high <= 1, got {scale}")
     imgs = load_images(sources)
@@ -213,6 +212,5 @@ def noise(kind: str, n: int, size: int = 224, seed: int = 0) -> np.ndarray:
     """``n`` noise images of a kind in ``NOISE_KINDS``."""
     if kind not in NOISE_KINDS:
         raise LabkitError(f"unknown noise kind {kind!r}; one of {', '.join(NOISE_KINDS)}")
-    if n < 1:
-        raise LabkitError(f"the number of noise images must be at least 1, got {n}")
+    n = check_int("the number of noise images", n)
     return NOISE_KINDS[kind](n, size=size, seed=seed)

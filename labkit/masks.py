@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 
 MASK_KINDS = ("squares", "stripes")
 HIDDEN_MODES = ("zero", "mean", "noise")
@@ -27,9 +27,7 @@ MAX_PARTS = 1000  # one distinct ImageNet class per part
 
 
 def _size(size) -> int:
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise LabkitError(f"the image size must be a positive integer, got {size!r}")
-    return int(size)
+    return check_int("the image size", size)
 
 
 def check_mask_kind(kind: str) -> str:
@@ -76,17 +74,14 @@ def check_parts(kind: str, k: int, size: int) -> int:
     """``k`` if ``kind`` masks can cut a ``size`` x ``size`` image into ``k`` parts, else one clear error."""
     check_mask_kind(kind)
     size = _size(size)
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise LabkitError(f"the number of parts K must be an integer, got {k!r}")
-    if k < 1:
-        raise LabkitError(f"the number of parts K must be at least 1, got {k}")
+    k = check_int("the number of parts K", k)
     if k > MAX_PARTS:
         raise LabkitError(f"K = {k} is over {MAX_PARTS}: each part needs its own ImageNet class")
     limit = max_parts(kind, size)
     if k > limit:
         raise LabkitError(f"K = {k} {kind} do not fit a {size}x{size} image: at most {limit} parts "
                           "(each part needs at least one pixel row)")
-    return int(k)
+    return k
 
 
 def part_map(kind: str, k: int, size: int) -> np.ndarray:

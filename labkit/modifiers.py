@@ -1,4 +1,5 @@
-"""Model modifiers for tf-keras-vis: linear output, guided and rectified backpropagation.
+"""Model modifiers for tf-keras-vis: linear output, guided and rectified backpropagation; the backprop rules'
+names (``RULES``), checked here for every method that takes one.
 
 ``ReplaceToLinear`` and ``GuidedBackpropagation`` are tf-keras-vis's own. Ours add two
 things it lacks: the ReLU family is found by itself (tf-keras-vis only patches
@@ -15,8 +16,17 @@ from tf_keras_vis.utils.model_modifiers import ModelModifier, ReplaceToLinear
 
 from labkit.errors import LabkitError
 
-__all__ = ["ReplaceToLinear", "GuidedBackpropagation", "RectifiedBackpropagation", "relu_family",
-           "relu_layers"]
+__all__ = ["MODIFIERS", "RULES", "GuidedBackpropagation", "RectifiedBackpropagation", "ReplaceToLinear",
+           "backprop_modifiers", "check_rule", "relu_family", "relu_layers"]
+
+RULES = ("vanilla", "guided", "rectified")  # the backprop rules, in the order the switched functions index them
+
+
+def check_rule(rule: str) -> str:
+    """``rule`` if it is one of ``RULES``, else one clear error."""
+    if rule not in RULES:
+        raise LabkitError(f"unknown backprop rule {rule!r}; one of {', '.join(RULES)}")
+    return rule
 
 
 def relu_family() -> list:
@@ -75,12 +85,10 @@ class RectifiedBackpropagation(ModelModifier):
         _patch(model, self.target_activations, self._get_rectified_activation, "RectifiedBackpropagation")
 
 
-MODIFIERS = {"vanilla": None, "guided": GuidedBackpropagation, "rectified": RectifiedBackpropagation}
+MODIFIERS = dict(zip(RULES, (None, GuidedBackpropagation, RectifiedBackpropagation), strict=True))
 
 
 def backprop_modifiers(kind: str = "vanilla") -> list:
     """``[ReplaceToLinear(), <kind>]``: the modifier list for a tf-keras-vis visualiser."""
-    if kind not in MODIFIERS:
-        raise LabkitError(f"unknown backprop rule {kind!r}; one of {', '.join(MODIFIERS)}")
-    extra = MODIFIERS[kind]
+    extra = MODIFIERS[check_rule(kind)]
     return [ReplaceToLinear()] + ([extra()] if extra else [])

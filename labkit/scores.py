@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from tf_keras_vis.utils.scores import CategoricalScore
 
 from labkit import imagenet
+from labkit.deprecation import renamed
 
 
-def categorical_score(target: int | str | Sequence[int | str], n: int) -> CategoricalScore:
+@renamed(target="targets")
+def categorical_score(targets: int | str | Sequence[int | str], n: int) -> CategoricalScore:
     """A ``CategoricalScore``: one target for all ``n`` images, or one per image, by name or index."""
-    return CategoricalScore(imagenet.targets(target, n))
+    return CategoricalScore(imagenet.targets(targets, n))
 
 
 def per_image_score(targets: Sequence[int | str]) -> Callable:

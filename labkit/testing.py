@@ -1,9 +1,35 @@
 """Test models and helpers, for labkit's tests and for anyone checking a method fast (as tf-keras-vis'
-``utils/test.py`` and Captum's ``testing/helpers``): tiny CNNs shaped like the real models."""
+``utils/test.py`` and Captum's ``testing/helpers``): tiny CNNs shaped like the real models, and ``assert_close``,
+the comparison of float arrays that holds on every numeric path."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from labkit.models.preprocessing import preprocess_layer
+
+
+def assert_close(actual, expected, rel: float = 1e-6, scale: float | None = None, err_msg: str = "") -> None:
+    """``actual`` equals ``expected`` (same shape, NaN where it is NaN) within ``rel`` of the values' magnitude:
+    ``max |actual - expected| <= rel * scale``, ``scale`` by default ``max |expected|``.
+
+    A float32 result carries its rounding relative to the magnitude of the terms it sums, not to its own value: an
+    element that cancels to near zero moves by ulps of the large terms when oneDNN, the instruction set or the
+    thread count change the summation order. So the tolerance scales with the array, never a fixed absolute floor
+    (``atol=1e-9`` on gradients of 5e-5 failed on AVX-512), and each ``rel`` says how many float32 roundings
+    (6e-8 each) the comparison allows.
+    """
+    a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"shapes differ: {a.shape} and {e.shape}{': ' + err_msg if err_msg else ''}")
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"NaN in different places {err_msg}")
+    a, e = a[~np.isnan(e)], e[~np.isnan(e)]
+    scale = float(np.abs(e).max(initial=0.0)) if scale is None else float(scale)
+    diff = float(np.abs(a - e).max(initial=0.0))
+    if not diff <= rel * scale:
+        share = f"{diff / scale:.2g}" if scale else "all"
+        raise AssertionError(f"max |actual - expected| = {diff:.3g} > {rel:g} x {scale:.3g} ({share} of the scale)"
+                             + (f": {err_msg}" if err_msg else ""))
 
 
 def tiny_model(activation: str = "relu", size: int = 32, classes: int = 1000, seed: int = 0, hidden: int = 0):

@@ -50,10 +50,10 @@ def test_fooling_stops_at_once_when_already_the_target(tiny, sources):
 
 
 def test_fooling_step_is_cs231n_normalised_gradient(tiny, sources):
-    """One step moves each image by exactly lr in CS231n's L2 (before the clamp)."""
+    """One step moves each image by exactly learning_rate in CS231n's L2 (before the clamp)."""
     x = np.full((2, 32, 32, 3), 128.0, np.float32)
     targets = _other_class(models.predict(tiny, x).argmax(1))
-    r = attacks.fooling_images(tiny, x, targets, lr=0.5, max_iterations=1, progress=False)
+    r = attacks.fooling_images(tiny, x, targets, learning_rate=0.5, steps=1, progress=False)
     dz = attacks.to_cs231n(r.images) - attacks.to_cs231n(x)
     np.testing.assert_allclose(np.sqrt((dz ** 2).sum(axis=(1, 2, 3))), [0.5, 0.5], rtol=1e-4)
     assert (r.iterations == 1).all()
@@ -63,11 +63,11 @@ def test_clamp_keeps_pixels_in_range(tiny):
     """White and black images pushed hard: the clamp is active and nothing leaves 0..255."""
     x = np.concatenate([np.full((1, 32, 32, 3), 255.0), np.zeros((1, 32, 32, 3))]).astype(np.float32)
     targets = _other_class(models.predict(tiny, x).argmax(1))
-    for r in (attacks.fooling_images(tiny, x, targets, lr=20.0, max_iterations=3, progress=False),
-              attacks.pgd(tiny, x, targets, eps=64, step_size=32, iterations=3, early_stop=False, progress=False)):
+    for r in (attacks.fooling_images(tiny, x, targets, learning_rate=20.0, steps=3, progress=False),
+              attacks.pgd(tiny, x, targets, eps=64, step_size=32, steps=3, early_stop=False, progress=False)):
         assert r.images.min() >= 0.0 and r.images.max() <= 255.0
         assert (r.images[0] == 255.0).any() and (r.images[1] == 0.0).any()
-    v = attacks.class_visualisation(tiny, [1, 2], iterations=3, max_jitter=4, show_every=1, progress=False,
+    v = attacks.class_visualisation(tiny, [1, 2], steps=3, max_jitter=4, show_every=1, progress=False,
                                     learning_rate=500.0)
     assert v.images.min() >= 0.0 and v.images.max() <= 255.0 and v.snapshots.max() <= 255.0
     assert (v.images == 0.0).any() and (v.images == 255.0).any()
@@ -76,13 +76,13 @@ def test_clamp_keeps_pixels_in_range(tiny):
 def test_pgd_and_fgsm_respect_the_budget(tiny, sources):
     targets = _other_class(sources)
     for eps in (2.0, 8.0):
-        r = attacks.pgd(tiny, X, targets, eps=eps, step_size=1.0, iterations=12, early_stop=False,
+        r = attacks.pgd(tiny, X, targets, eps=eps, step_size=1.0, steps=12, early_stop=False,
                         random_start=True, progress=False)
         assert r.linf.max() <= eps + 1e-3
         assert (r.iterations == 12).all()
     f = attacks.fgsm(tiny, X, targets, eps=4.0)
     assert f.linf.max() <= 4.0 + 1e-3 and f.linf.min() > 3.9 and (f.iterations == 1).all()
-    strong = attacks.pgd(tiny, X, targets, eps=64.0, step_size=4.0, iterations=40, progress=False)
+    strong = attacks.pgd(tiny, X, targets, eps=64.0, step_size=4.0, steps=40, progress=False)
     assert strong.success.mean() >= 0.75 and strong.summary()["success_rate"] == strong.success.mean()
 
 
@@ -97,7 +97,7 @@ def test_blur_equals_scipy_gaussian_filter():
 def test_class_visualisation_raises_the_target_and_records_history(tiny, tmp_path):
     targets = list(range(10))
     # a 32 px image has 49x fewer pixels than 224 px: a smaller L2 step than CS231n's 25
-    v = attacks.class_visualisation(tiny, targets, iterations=30, show_every=10, max_jitter=4, l2_reg=0.0,
+    v = attacks.class_visualisation(tiny, targets, steps=30, show_every=10, max_jitter=4, l2_reg=0.0,
                                     learning_rate=5.0, progress=False)
     assert v.probs.shape == (30, 10) and v.snapshots.shape == (4, 10, 32, 32, 3)
     assert v.snapshot_steps == [1, 10, 20, 30] and v.snapshot_probs.shape == (4, 10)
@@ -113,7 +113,7 @@ def test_class_visualisation_raises_the_target_and_records_history(tiny, tmp_pat
         assert plotting.save_png(fig, tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
     assert len(plotting.snapshot_strip(v, ["a", "b"]).axes) == 2 * len(v.snapshot_steps)
     start = X[:1]
-    w = attacks.class_visualisation(tiny, 3, init_img=start, iterations=2, max_jitter=0, blur_every=0,
+    w = attacks.class_visualisation(tiny, 3, init_img=start, steps=2, max_jitter=0, blur_every=0,
                                     learning_rate=1.0, progress=False)
     change = np.abs(w.images - start).max()
     assert 0 < change < 60  # two small steps from the real image, not from noise
@@ -127,12 +127,12 @@ def test_offline_model_fooled_and_visualised(lite0):
     assert models.predict(lite0, r.images).argmax(1)[0] == 6  # stingray
     # The loop is chaotic: steps and final probabilities move with the CPU's numeric path. Hay passes 0.9 at
     # step 8 on every path measured (scripts/check_portable.sh); the cap of 20 leaves room for that to move.
-    v = attacks.class_visualisation(lite0, "hay", iterations=20, progress=False)
+    v = attacks.class_visualisation(lite0, "hay", steps=20, progress=False)
     assert v.probs[:, 0].max() >= 0.9
 
 
 def test_seeded_runs_repeat_and_seeds_differ(tiny, sources):
-    kw = {"iterations": 5, "max_jitter": 8, "progress": False}
+    kw = {"steps": 5, "max_jitter": 8, "progress": False}
     a = attacks.class_visualisation(tiny, [1, 2], seed=3, **kw)
     b = attacks.class_visualisation(tiny, [1, 2], seed=3, **kw)
     c = attacks.class_visualisation(tiny, [1, 2], seed=4, **kw)
@@ -151,14 +151,14 @@ def test_seeded_runs_repeat_and_seeds_differ(tiny, sources):
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda m: attacks.fooling_images(m, X, 1, max_iterations=0), "max_iterations must be an integer >= 1"),
-    (lambda m: attacks.fooling_images(m, X, 1, max_iterations=-5), "max_iterations"),
+    (lambda m: attacks.fooling_images(m, X, 1, steps=0), "steps must be an integer >= 1"),
+    (lambda m: attacks.fooling_images(m, X, 1, steps=-5), "steps"),
     (lambda m: attacks.fooling_images(m, X, "gooose"), "unknown ImageNet class 'gooose'"),
     (lambda m: attacks.fooling_images(m, X, 11), "out of range for a model with 10 classes"),
-    (lambda m: attacks.fooling_images(m, X, 1, lr=0), "lr must be a positive number"),
+    (lambda m: attacks.fooling_images(m, X, 1, learning_rate=0), "learning_rate must be a positive number"),
     (lambda m: attacks.pgd(m, X, 1, eps=-1), "eps must be a positive number"),
-    (lambda m: attacks.pgd(m, X, 1, iterations=0), "iterations must be an integer >= 1"),
-    (lambda m: attacks.class_visualisation(m, 1, iterations=0), "iterations must be an integer >= 1"),
+    (lambda m: attacks.pgd(m, X, 1, steps=0), "steps must be an integer >= 1"),
+    (lambda m: attacks.class_visualisation(m, 1, steps=0), "steps must be an integer >= 1"),
     (lambda m: attacks.class_visualisation(m, 1, max_jitter=32), r"max_jitter \(32 px\) must be smaller"),
     (lambda m: attacks.class_visualisation(m, 1, max_jitter=-1), "max_jitter must be an integer >= 0"),
     (lambda m: attacks.class_visualisation(m, 1, blur_sigma=20.0), "too large"),

@@ -9,6 +9,7 @@ import pytest
 from labkit import LabkitError, images, models, testing
 from labkit import attribution as A
 from labkit.models import cache
+from labkit.testing import assert_close
 
 TOL = 1e-4  # max |compiled - tf-keras-vis| of the normalised maps
 X32 = images.fit_batch(["chelsea", "coffee"], 32)
@@ -23,13 +24,13 @@ def _both(model, x, ids, methods="all", **options):
 
 def _assert_same(compiled, reference, method):
     assert compiled.shape == reference.shape and compiled.dtype == np.float32, method
-    assert np.abs(compiled - reference).max() <= TOL, f"{method}: {np.abs(compiled - reference).max():.2e}"
+    assert_close(compiled, reference, rel=TOL, scale=1.0, err_msg=method)  # maps in 0..1
 
 
 @pytest.fixture(scope="module")
 def tiny_maps(tiny_relu, tiny_relu6):
     """CAM layer ``conv2``: ReLU layers follow it, so the guided and rectified rules change every CAM."""
-    return {name: _both(model, X32, [1, 2], penultimate_layer="conv2")
+    return {name: _both(model, X32, [1, 2], layer="conv2")
             for name, model in {"relu": tiny_relu, "relu6": tiny_relu6}.items()}
 
 
@@ -63,7 +64,7 @@ def test_guided_gradcam_alone_is_one_pass_and_the_same_map(tiny_maps, tiny_relu,
     model = {"relu": tiny_relu, "relu6": tiny_relu6}[net]
     reference = tiny_maps[net][1]["guided_gradcam"]
     A.release(model)
-    alone = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="conv2", progress=False)
+    alone = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], layer="conv2", progress=False)
     _assert_same(alone["guided_gradcam"], reference, "guided_gradcam")
     assert set(A.functions(model)) == {("rule_maps", "any", "conv2")}  # the trace every other map uses
     fn = A.functions(model)[("rule_maps", "any", "conv2")]
@@ -80,8 +81,8 @@ def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
     Grad-CAM (and ``attention_maps`` multiplies the two maps it has)."""
     import keras
 
+    from labkit.attribution._core import rule_maps_function
     from labkit.attribution._utils import rule_index
-    from labkit.attribution.gradcam import rule_maps_function
 
     inputs = keras.Input((32, 32, 3))
     a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
@@ -89,21 +90,40 @@ def test_guided_gradcam_where_a_connection_skips_the_cam_layer():
     pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([a, b]))
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="predictions")(pooled))
     both = A.attention_maps(model, X32, [1, 2], ["guided_backprop", "gradcam", "guided_gradcam"],
-                            penultimate_layer="b", progress=False, engine="tf-keras-vis")
+                            layer="b", progress=False, engine="tf-keras-vis")
     _assert_same(A.guided_gradcam(model, X32, [1, 2], "b"), both["guided_gradcam"], "guided_gradcam")
-    compiled = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], penultimate_layer="b", progress=False)
+    compiled = A.attention_maps(model, X32, [1, 2], ["guided_gradcam"], layer="b", progress=False)
     _assert_same(compiled["guided_gradcam"], both["guided_gradcam"], "guided_gradcam")
     guided = rule_maps_function(model, "guided", "b")(X32, np.int32([1, 2]), rule_index("guided"))
     assert "vanilla_gradcam" not in guided
 
 
 def test_relu6_passes_no_gradient_above_six():
-    """conv1's kernel x20: many ReLU6 inputs above 6, where the vanilla gradient is 0 (as ReLU6's own)."""
+    """Under the vanilla rule ReLU6's gradient is 0 above 6 and below 0, as ReLU6's own: at the pixels of a model
+    that starts with a ReLU6 (nothing else in between), and in a tiny ReLU6 CNN whose conv1 (kernel x20) puts a
+    good share of its inputs above 6, where the compiled maps equal tf-keras-vis'."""
+    import keras
+    import tensorflow as tf
+
+    from labkit.attribution._core import rule_maps_function
+    from labkit.attribution._utils import rule_index
+
+    inputs = keras.Input((4, 4, 3))
+    mixed = keras.layers.Conv2D(2, 1, kernel_initializer="ones", name="mix")(keras.layers.Activation("relu6")(inputs))
+    head = keras.layers.Dense(2, activation="softmax", kernel_initializer="ones", name="predictions")
+    direct = keras.Model(inputs, head(keras.layers.GlobalAveragePooling2D()(mixed)))
+    x = np.linspace(-3.1, 9.9, 48, dtype=np.float32).reshape(1, 4, 4, 3)  # below 0, inside 0..6, above 6
+    grads = rule_maps_function(direct, "vanilla")(x, np.int32([0]), rule_index("vanilla"))["input_gradients"]
+    grads = grads.numpy()
+    assert (grads[(x > 6) | (x < 0)] == 0).all() and (grads[(x > 0) & (x < 6)] != 0).all()
+
     model = testing.tiny_model("relu6")
     conv = model.get_layer("conv1")
     kernel, bias = conv.get_weights()
     conv.set_weights([20 * kernel, bias])
-    compiled, reference = _both(model, X32, [1, 2], ["saliency", "gradcam"], penultimate_layer="conv2")
+    pre = tf.nn.conv2d(keras.Model(model.inputs, conv.input)(X32), conv.kernel, 1, "SAME") + conv.bias
+    assert (pre.numpy() > 6).mean() > 0.1  # 17%: the comparison below crosses ReLU6's top for real
+    compiled, reference = _both(model, X32, [1, 2], ["saliency", "gradcam"], layer="conv2")
     for method in ("saliency", "gradcam"):
         _assert_same(compiled[method], reference[method], method)
 
@@ -161,12 +181,12 @@ def test_smoothgrad_same_noise_as_tf_keras_vis(tiny_relu6, monkeypatch):
 
 
 def test_scorecam_in_chunks_equals_one_batch(tiny_relu):
-    one = A.scorecam(tiny_relu, X32, [1, 2], max_n=7, penultimate_layer="conv2", batch_size=14)
+    one = A.scorecam(tiny_relu, X32, [1, 2], max_n=7, layer="conv2", batch_size=14)
     for batch_size in (3, 5):  # one channel of both images per forward; two, and one left
-        np.testing.assert_allclose(A.scorecam(tiny_relu, X32, [1, 2], max_n=7, penultimate_layer="conv2",
+        np.testing.assert_allclose(A.scorecam(tiny_relu, X32, [1, 2], max_n=7, layer="conv2",
                                                  batch_size=batch_size), one, atol=1e-6)
-    every = A.scorecam(tiny_relu, X32, [1, 2], penultimate_layer="conv2")  # plain Score-CAM: all 16 channels
-    ref = A.attention_maps(tiny_relu, X32, [1, 2], ["scorecam"], penultimate_layer="conv2", progress=False,
+    every = A.scorecam(tiny_relu, X32, [1, 2], layer="conv2")  # plain Score-CAM: all 16 channels
+    ref = A.attention_maps(tiny_relu, X32, [1, 2], ["scorecam"], layer="conv2", progress=False,
                            engine="tf-keras-vis")["scorecam"]
     _assert_same(every, ref, "scorecam")
 
@@ -220,7 +240,7 @@ def test_cache_holds_models_weakly_and_release_drops_them():
 @pytest.mark.parametrize("call, match", [
     (lambda m: A.saliency(m, X32, 1, "deconv"), "unknown backprop rule"),
     (lambda m: A.gradcam(testing.tiny_model("tanh"), X32, 1, "guided"), "guided rule found no ReLU-family"),
-    (lambda m: A.gradcam(m, X32, 1, penultimate_layer="avg_pool"), "spatial"),
+    (lambda m: A.gradcam(m, X32, 1, layer="avg_pool"), "spatial"),
     (lambda m: A.scorecam(m, X32, 1, max_n=17), r"max_n must be in 0\.\.16"),
     (lambda m: A.smoothgrad(m, X32, 1, noise_array=np.zeros((2, 1, 32, 32, 3))), "noise_array must have shape"),
     (lambda m: A.saliency(m, X32, [1, 2000]), "out of range"),

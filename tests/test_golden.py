@@ -100,6 +100,14 @@ def test_golden_notebooks_are_todays_notebooks(lab):
         f"tests/golden/{lab.name}.ipynb is older than notebooks/{lab.name}.ipynb: bash scripts/regen_golden.sh")
 
 
+@pytest.mark.parametrize("lab", list(labs.LABS.values()), ids=lambda lab: lab.name)
+def test_each_notebooks_parameters_cell_is_its_labs_declaration(lab):
+    """The parameters cells are written from the declarations (``python -m labkit.labs sync``), never by hand."""
+    nb = nbformat.read(labs.notebooks_dir() / f"{lab.name}.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert cells == [lab.parameters_source()], f"notebooks/{lab.name}.ipynb: run python -m labkit.labs sync"
+
+
 def test_labs_are_found_by_number_and_name():
     assert labs.get(1) is labs.get("01") is labs.get("attention_maps") is labs.get("01_attention_maps")
     with pytest.raises(LabkitError, match="did you mean 02_network_visualisation"):

@@ -21,7 +21,7 @@ def graded(tmp_path_factory, lite0):
     shutil.copyfile(BATCH / "alice.ipynb", subs / "..\\..\\mallory.ipynb")  # a name that tries path traversal
     # a genuinely fooling image for the good submissions, made the lab's way
     x = images.fit_batch(["chelsea"], 224)
-    result = attacks.fooling_images(lite0, x, [6], max_iterations=100, progress=False)
+    result = attacks.fooling_images(lite0, x, [6], steps=100, progress=False)
     assert result.success.all()
     fooled = root / "fooled_to_6.npy"
     np.save(fooled, result.images[0].astype(np.float32))

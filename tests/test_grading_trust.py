@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import labkit
-from labkit import labs
+from labkit import imports, labs, untrusted
 from labkit.exercises.source import labkit_names, program
-from labkit.grading import cleanroom, cluster, untrusted
+from labkit.grading import cleanroom, cluster
 from labkit.grading.submissions import find_submissions
 
 # -- the untrusted reader ---------------------------------------------------------------------------------------
@@ -192,4 +192,4 @@ def test_editing_a_reference_function_regrades(tmp_path):
         after = cluster.checks_version(2, root=copy)
         assert after != before, edited
         before = after
-    assert "labkit.attacks.fooling" in cluster.module_closure(["labkit.labs.network_visualisation"])
+    assert "labkit.attacks.fooling" in imports.closure(["labkit.labs.network_visualisation"])

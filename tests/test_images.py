@@ -11,12 +11,30 @@ def test_bundled_photos_load_as_rgb_uint8(name):
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 200
 
 
-@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "LA", "I;16"])
-def test_files_of_any_mode_become_rgb(tmp_path, mode):
+@pytest.mark.parametrize("mode, colour, rgb", [
+    ("L", 100, (100, 100, 100)),
+    ("RGBA", (255, 0, 0, 255), (255, 0, 0)),  # opaque: its own colour
+    ("RGBA", (255, 0, 0, 0), (255, 255, 255)),  # transparent: the white it is composited on
+    ("RGBA", (0, 0, 255, 128), (127, 127, 255)),  # half transparent: half way to white
+    ("LA", (0, 128), (127, 127, 127)),
+    ("P", (255, 0, 0), (255, 0, 0)),  # a palette image (the RGB colour converted to P)
+    ("I;16", 200, (200, 200, 200)),
+])
+def test_files_of_any_mode_become_rgb(tmp_path, mode, colour, rgb):
+    """Every mode a PNG can hold becomes RGB uint8 with the colour a viewer shows, transparency composited on
+    white (the pixels checked, not only the shape)."""
     path = tmp_path / f"img_{mode.replace(';', '')}.png"
-    Image.new(mode, (40, 30)).save(path)
+    image = Image.new("RGB", (40, 30), colour).convert("P") if mode == "P" else Image.new(mode, (40, 30), colour)
+    image.save(path)
     img = images.load_image(path)
     assert img.shape == (30, 40, 3) and img.dtype == np.uint8
+    assert (img == np.array(rgb, np.uint8)).all(), img[0, 0]
+
+
+def test_an_rgba_array_is_composited_on_white_as_a_file_is():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[...] = (0, 0, 255, 128)
+    assert images.to_rgb_uint8(rgba)[0, 0].tolist() == [127, 127, 255]
 
 
 def test_fit_crops_the_centre_to_size():

@@ -40,7 +40,7 @@ def test_deletion_and_insertion_rank_a_perfect_map_above_a_reversed_one():
     assert f[0] == 0 and f[-1] == 1 and d.shape == (1, 17)
     full = model.predict(x, verbose=0)[0, 0]
     assert d[0, 0] == pytest.approx(full, rel=1e-5) and d[0, -1] == pytest.approx(1 / (1 + np.exp(10)), rel=1e-4)
-    assert np.all(np.diff(d[0]) <= 1e-7)  # deleting positive evidence only lowers the probability
+    assert np.diff(d[0]).max() <= 1e-6 * d[0].max()  # deleting positive evidence only lowers the probability
     aucs = {k: M.auc(*v)[0] for k, v in dele.items()}
     assert aucs["perfect"] < aucs["random"] < aucs["reverse"]
     ins = {k: M.auc(*M.insertion_curve(model, x, m, 0, steps=16, baseline="black"))[0] for k, m in
@@ -62,7 +62,7 @@ def test_faithfulness_table_scores_identical_maps_once(tiny_relu):
     assert curves["a"]["deletion"].shape == (2, 5)
     with pytest.raises(LabkitError, match="unknown baseline"):
         M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], deletion_baseline="white")
-    with pytest.raises(LabkitError, match="steps must be at least 1"):
+    with pytest.raises(LabkitError, match="steps must be an integer >= 1"):
         M.faithfulness(tiny_relu, X32, {"a": m}, [1, 2], steps=0)
 
 

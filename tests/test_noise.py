@@ -1,4 +1,4 @@
-"""Lab 3: Captum-style attributions (Part B of labkit.attribution) and the noise probe (labkit.probe).
+"""Lab 3: Captum-style attributions (Part B of labkit.attribution) and the confidence survey (labkit.confidence).
 
 Known answers on tiny models: IG is exact on a linear model and complete on a smooth one; a model
 that crops part of its input away gives that part exactly zero attribution. (The seed-exact noise
@@ -12,8 +12,9 @@ import keras
 import numpy as np
 import pytest
 
-from labkit import LabkitError, attribution, images, probe
+from labkit import LabkitError, attribution, confidence, images
 from labkit.models import weights
+from labkit.testing import assert_close
 
 RNG = np.random.RandomState(0)
 X = RNG.randint(0, 256, (2, 32, 32, 3)).astype(np.float32)
@@ -54,7 +55,7 @@ def test_ig_is_exact_on_a_linear_model(linear):
     x = RNG.randint(0, 256, (3, 8, 8, 3)).astype(np.float32)
     w = linear.layers[-1].get_weights()[0]  # (192, 10), on pixels / 255
     for method in attribution.IG_METHODS:
-        attr = attribution.integrated_gradients(linear, x, target=4, baseline=10.0, n_steps=3, method=method,
+        attr = attribution.integrated_gradients(linear, x, targets=4, baseline=10.0, steps=3, method=method,
                                                 progress=False)
         expected = (x - 10.0) * w[:, 4].reshape(8, 8, 3) / 255
         np.testing.assert_allclose(attr, expected, rtol=1e-4, atol=1e-6)
@@ -62,29 +63,29 @@ def test_ig_is_exact_on_a_linear_model(linear):
 
 @pytest.mark.parametrize("output", ["logit", "probability"])
 def test_ig_completeness_on_a_smooth_model(smooth, output):
-    attr = attribution.integrated_gradients(smooth, X, target=None, n_steps=50, internal_batch_size=13,
+    attr = attribution.integrated_gradients(smooth, X, targets=None, steps=50, internal_batch_size=13,
                                             output=output, progress=False)
-    check = attribution.ig_completeness(smooth, X, attr, target=None, output=output)
+    check = attribution.ig_completeness(smooth, X, attr, targets=None, output=output)
     assert np.all(np.abs(check["difference"]) > 1e-3)  # a real difference to explain
     assert check["relative_error"].max() < 1e-3, check
     # the quadrature matters: 3 Riemann steps leave a visible error, 50 Gauss-Legendre ones do not
-    coarse = attribution.integrated_gradients(smooth, X, None, n_steps=3, method="riemann_right",
+    coarse = attribution.integrated_gradients(smooth, X, None, steps=3, method="riemann_right",
                                               output=output, progress=False)
     assert attribution.ig_completeness(smooth, X, coarse, output=output)["relative_error"].max() > 1e-3
 
 
 def test_ig_internal_batch_size_does_not_change_the_result(smooth):
-    a = attribution.integrated_gradients(smooth, X, 3, n_steps=20, internal_batch_size=None, progress=False)
-    b = attribution.integrated_gradients(smooth, X, 3, n_steps=20, internal_batch_size=7, progress=False)
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+    a = attribution.integrated_gradients(smooth, X, 3, steps=20, internal_batch_size=None, progress=False)
+    b = attribution.integrated_gradients(smooth, X, 3, steps=20, internal_batch_size=7, progress=False)
+    assert_close(a, b, rel=1e-6)  # the same sums in other batches
 
 
 def test_ig_baselines_name_colour_and_image(smooth):
-    a = attribution.integrated_gradients(smooth, X[:1], 1, baseline="imagenet_mean", n_steps=8, progress=False)
-    b = attribution.integrated_gradients(smooth, X[:1], 1, baseline=attribution.IMAGENET_MEAN_PIXEL, n_steps=8,
+    a = attribution.integrated_gradients(smooth, X[:1], 1, baseline="imagenet_mean", steps=8, progress=False)
+    b = attribution.integrated_gradients(smooth, X[:1], 1, baseline=attribution.IMAGENET_MEAN_PIXEL, steps=8,
                                          progress=False)
     np.testing.assert_array_equal(a, b)
-    c = attribution.integrated_gradients(smooth, X[:1], 1, baseline=X[0], n_steps=8, progress=False)
+    c = attribution.integrated_gradients(smooth, X[:1], 1, baseline=X[0], steps=8, progress=False)
     assert not c.any()  # baseline == input: nothing to attribute
 
 
@@ -95,7 +96,7 @@ def _nothing(a, scale) -> bool:
 
 
 def test_ignored_region_gets_zero_attribution(left_half):
-    ig = attribution.integrated_gradients(left_half, X, None, n_steps=16, progress=False)
+    ig = attribution.integrated_gradients(left_half, X, None, steps=16, progress=False)
     assert not ig[:, :, 16:].any() and np.abs(ig[:, :, :16]).sum() > 0
     occ = attribution.occlusion(left_half, X, None, window=8, strides=8, progress=False)  # windows never straddle
     assert _nothing(occ[:, :, 16:], occ) and np.abs(occ[:, :, :16]).sum() > 0
@@ -128,10 +129,10 @@ def test_occlusion_windows_follow_captum():
 
 def test_noise_tunnel_types(smooth):
     ig = attribution.integrated_gradients
-    kw = {"n_steps": 8, "progress": False}
+    kw = {"steps": 8, "progress": False}
     plain = ig(smooth, X, 2, **kw)
     same = attribution.noise_tunnel(ig, "smoothgrad", nt_samples=3, stdevs=0.0)(smooth, X, 2, **kw)
-    np.testing.assert_allclose(same, plain, rtol=1e-5, atol=1e-8)  # no noise: the mean is the method
+    assert_close(same, plain, rel=1e-6)  # no noise: the mean is the method
     sq = attribution.noise_tunnel(ig, "smoothgrad_sq", nt_samples=4, stdevs=30.0, seed=1)(smooth, X, 2, **kw)
     var = attribution.noise_tunnel(ig, "vargrad", nt_samples=4, stdevs=30.0, seed=1)(smooth, X, 2, **kw)
     sg = attribution.noise_tunnel(ig, "smoothgrad", nt_samples=4, stdevs=30.0, seed=1)(smooth, X, 2, **kw)
@@ -147,10 +148,10 @@ def test_bad_attribution_input_is_one_clear_error(smooth):
     ig = attribution.integrated_gradients
     with pytest.raises(LabkitError, match="nt_type"):
         attribution.noise_tunnel(ig, "smoothgrad_cubed")
-    with pytest.raises(LabkitError, match="n_steps"):
-        ig(smooth, X, 1, n_steps=0)
+    with pytest.raises(LabkitError, match="steps must be an integer >= 1"):
+        ig(smooth, X, 1, steps=0)
     with pytest.raises(LabkitError, match="out of range"):
-        ig(smooth, X, 50, n_steps=4)
+        ig(smooth, X, 50, steps=4)
     with pytest.raises(LabkitError, match="baseline"):
         ig(smooth, X, 1, baseline=np.zeros((5, 5, 3)))
     with pytest.raises(LabkitError, match="integration method"):
@@ -161,44 +162,44 @@ def test_bad_attribution_input_is_one_clear_error(smooth):
         attribution.occlusion(smooth, X, 1, window=40)
 
 
-# -- the probe -------------------------------------------------------------------------------------
+# -- confidence -------------------------------------------------------------------------------------
 
 def test_auroc_known_cases():
-    assert probe.auroc([0.9, 0.8, 0.7], [0.1, 0.2]) == 1.0  # perfect separation
-    assert probe.auroc([0.1, 0.2], [0.9, 0.8, 0.7]) == 0.0
-    assert probe.auroc([0.5] * 4, [0.5] * 3) == 0.5  # identical scores
+    assert confidence.auroc([0.9, 0.8, 0.7], [0.1, 0.2]) == 1.0  # perfect separation
+    assert confidence.auroc([0.1, 0.2], [0.9, 0.8, 0.7]) == 0.0
+    assert confidence.auroc([0.5] * 4, [0.5] * 3) == 0.5  # identical scores
     same = np.random.RandomState(1).rand(200)
-    assert probe.auroc(same, same) == 0.5
-    assert probe.auroc([0.2, 0.6, 0.8], [0.1, 0.4, 0.6]) == pytest.approx(6.5 / 9)  # a tie counts half
+    assert confidence.auroc(same, same) == 0.5
+    assert confidence.auroc([0.2, 0.6, 0.8], [0.1, 0.4, 0.6]) == pytest.approx(6.5 / 9)  # a tie counts half
     with pytest.raises(LabkitError, match="at least one"):
-        probe.auroc([], [0.1])
+        confidence.auroc([], [0.1])
 
 
 def test_fpr_at_tpr():
     real = np.arange(1, 101) / 100  # 0.01 .. 1.00; keeping 95% of them: threshold 0.06
-    assert probe.fpr_at_tpr(real, [0.05, 0.06, 0.5, 0.9]) == 0.75
-    assert probe.fpr_at_tpr(real, [0.0, 0.01]) == 0.0
+    assert confidence.fpr_at_tpr(real, [0.05, 0.06, 0.5, 0.9]) == 0.75
+    assert confidence.fpr_at_tpr(real, [0.0, 0.01]) == 0.0
 
 
 def test_top1_tables_match_unbatched_predictions(smooth):
-    noise = images.noise("uniform", 10, size=probe.source_size(32), seed=3)
-    table = probe.top1(smooth, noise, batch_size=4, progress=False)
+    noise = images.noise("uniform", 10, size=confidence.source_size(32), seed=3)
+    table = confidence.top1(smooth, noise, batch_size=4, progress=False)
     x = images.fit_batch(noise, 32, "center")
     p = smooth.predict(x, batch_size=1, verbose=0)
     np.testing.assert_array_equal(table["label"], p.argmax(1))
     np.testing.assert_allclose(table["confidence"], p.max(1), rtol=1e-5)
-    counts = probe.label_counts(table)
+    counts = confidence.label_counts(table)
     assert counts.sum() == 10 and counts.is_monotonic_decreasing
     assert counts.index[0].endswith(f"({counts.index[0].split('(')[-1]}")
-    stats = probe.confidence_table({"a": table, "b": table})
+    stats = confidence.confidence_table({"a": table, "b": table})
     assert list(stats.columns) == ["a", "b"] and stats.loc["count", "a"] == 10
-    share = probe.label_share({"a": table}, top=2)
+    share = confidence.label_share({"a": table}, top=2)
     assert share.shape == (1, min(2, len(counts))) and share.to_numpy().sum() <= 1.0
 
 
 def test_center_fit_is_the_seed_transform():
     """Resize(256) + CenterCrop(224) on the seed's 256x256 noise: a plain crop of the middle."""
-    assert [probe.source_size(s) for s in (224, 240, 260, 299)] == [256, 274, 297, 342]
+    assert [confidence.source_size(s) for s in (224, 240, 260, 299)] == [256, 274, 297, 342]
     noise = images.seed002_noise(2, seed=5)
     np.testing.assert_array_equal(images.fit_batch(noise, 224, "center"), noise[:, 16:240, 16:240])
     assert images.fit(noise[0], 299, "center").shape == (299, 299, 3)
@@ -215,25 +216,25 @@ def test_missing_model_is_one_error_or_a_visible_skip(tmp_path, monkeypatch, cap
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(weights, "_try_download", lambda s: None)  # as offline
     with pytest.raises(LabkitError) as err:
-        probe.available_models(["vgg16", "lite0", "resnet50"])
+        confidence.available_models(["vgg16", "lite0", "resnet50"])
     msg = str(err.value)
     assert "vgg16, resnet50" in msg and "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in msg
     assert str(tmp_path) in msg and "skip_missing_models = True" in msg
-    kept, skipped = probe.available_models(["vgg16", "lite0", "resnet50"], skip_missing=True)
+    kept, skipped = confidence.available_models(["vgg16", "lite0", "resnet50"], skip_missing=True)
     assert kept == ["efficientnet_lite0"] and list(skipped) == ["vgg16", "resnet50"]
     out = capsys.readouterr().out
     assert "NOTE: skipping vgg16" in out and "NOTE: skipping resnet50" in out
     with pytest.raises(LabkitError, match="no model left"):
-        probe.available_models(["vgg16"], skip_missing=True)
+        confidence.available_models(["vgg16"], skip_missing=True)
     with pytest.raises(LabkitError, match="unknown model"):
-        probe.available_models(["lite0", "alexnet"], skip_missing=True)
+        confidence.available_models(["lite0", "alexnet"], skip_missing=True)
 
 
 @pytest.mark.slow
 def test_ig_completeness_on_the_offline_model_with_the_seed_steps(lite0):
-    """Acceptance: IG (n_steps=200, as the seed) on a real photo explains f(x) - f(baseline) within 5%."""
+    """Acceptance: IG (200 steps, as the seed) on a real photo explains f(x) - f(baseline) within 5%."""
     photo = images.fit_batch(["chelsea"], 224)
-    attr = attribution.integrated_gradients(lite0, photo, None, baseline="imagenet_mean", n_steps=200,
+    attr = attribution.integrated_gradients(lite0, photo, None, baseline="imagenet_mean", steps=200,
                                             internal_batch_size=50, progress=False)
     check = attribution.ig_completeness(lite0, photo, attr, None, baseline="imagenet_mean")
     assert check["relative_error"][0] < 0.05, check

@@ -44,10 +44,13 @@ def test_blend_is_the_alpha_overlay():
 
 
 def test_attribution_scale_clips_outliers():
-    a = np.zeros((10, 10))
-    a[0, 0], a[1, 1] = 100.0, 1.0
-    s = plotting.attribution_scale(a, "positive", outlier_perc=1)
-    assert s.max() == 1.0 and s[0, 0] == 1.0
+    """Captum's scale: divided by the top ``outlier_perc`` percentile, not by the maximum, then clipped. One
+    outlier of 100 among 1s: the 1s reach the full scale (1.0), the outlier is clipped to 1, a 0.5 stays 0.5."""
+    a = np.ones((10, 10))
+    a[0, 0], a[1, 1] = 100.0, 0.5
+    s = plotting.attribution_scale(a, "positive", outlier_perc=2)
+    assert s[0, 0] == 1.0  # clipped: unclipped it would be 100
+    assert s[2, 2] == 1.0 and s[1, 1] == 0.5  # divided by the 98th percentile (1), not by the maximum (100)
 
 
 def test_bad_view_arguments():

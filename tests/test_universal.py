@@ -168,8 +168,8 @@ def test_targets_by_name_and_check_of_a_saved_image(tiny10, tmp_path):
     ({"k": 11, "classes": 10}, "only 10 classes"),
     ({"k": 1}, "K >= 2"),
     ({"k": 2, "optimizer": "rmsprop"}, "unknown optimiser"),
-    ({"k": 2, "lr": -1.0}, "learning rate"),
-    ({"k": 2, "steps": 0}, "step cap"),
+    ({"k": 2, "learning_rate": -1.0}, "learning_rate must be a positive number"),
+    ({"k": 2, "steps": 0}, "steps must be an integer >= 1"),
     ({"targets": ["gooose", "tench"]}, "did you mean goose"),
 ])
 def test_bad_parameters_fail_early(kwargs, match):

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from labkit.attacks.steps import compiled_step
-from labkit.errors import LabkitError, check_int, check_number
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_int, check_number, check_steps
 from labkit.files import atomic_path
 from labkit.models import input_batch, predict, target_ids
 
@@ -64,54 +65,60 @@ class AttackResult:
                  "linf": float(self.linf[i]), "l2": float(self.l2[i])} for i in range(len(names))]
 
 
-def _loop(call, x0: np.ndarray, n_steps: int, desc: str, progress: bool, early_stop: bool = True):
+def _loop(call, x0: np.ndarray, steps: int, desc: str, progress: bool, early_stop: bool = True):
     """Step the images not yet at their target (all of them if not ``early_stop``); count steps per image."""
     from tqdm import tqdm
 
     x = x0.copy()
-    steps = np.zeros(len(x), np.int64)
+    taken = np.zeros(len(x), np.int64)
     active = np.arange(len(x))
-    for _ in tqdm(range(n_steps), desc=desc, disable=not progress, leave=False):
+    for _ in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
         new, hit = call(active, x[active])
         hit = hit.numpy() if early_stop else np.zeros(len(active), bool)
         x[active] = new.numpy()
-        steps[active[~hit]] += 1
+        taken[active[~hit]] += 1
         active = active[~hit]
         if not len(active):
             break
-    return x, steps
+    return x, taken
 
 
-def attack_result(method: str, model, x0, x, target, steps) -> AttackResult:
-    """The ``AttackResult`` of adversarial images ``x`` made from ``x0`` (by any loop, a student's too): labkit
-    classifies both itself; ``target`` and ``steps`` give one value per image."""
-    x0, x = np.asarray(x0, np.float32), np.asarray(x, np.float32)
-    target, steps = np.asarray(target, np.int64).reshape(-1), np.asarray(steps).reshape(-1)
+@renamed(x0="originals", x="images", target="targets")
+def attack_result(method: str, model, originals, images, targets, steps) -> AttackResult:
+    """The ``AttackResult`` of adversarial ``images`` made from ``originals`` (float32 batches at the model's size,
+    by any loop, a student's too): labkit classifies both itself; ``targets`` and ``steps`` (the steps taken) give
+    one value per image."""
+    x0, x = np.asarray(originals, np.float32), np.asarray(images, np.float32)
+    targets, steps = np.asarray(targets, np.int64).reshape(-1), np.asarray(steps).reshape(-1)
     p0, p = predict(model, x0), predict(model, x)
-    return AttackResult(method, x0, x, p0.argmax(1), target, p.argmax(1), p[np.arange(len(x)), target], steps)
+    return AttackResult(method, x0, x, p0.argmax(1), targets, p.argmax(1), p[np.arange(len(x)), targets], steps)
 
 
-def fooling_images(model, images, targets, lr: float = 1.0, max_iterations: int = 100,
+@renamed(lr="learning_rate", max_iterations="steps")
+def fooling_images(model, images, targets, learning_rate: float = 1.0, steps: int = 100,
                    progress: bool = True) -> AttackResult:
-    """CS231n's fooling images: ``lr * g / ||g||_2`` steps on the target's logit until the model says ``target``.
+    """CS231n's fooling images: ``learning_rate * g / ||g||_2`` steps on the target's logit until the model says
+    the target, at most ``steps`` (CS231n's ``max_iter``; capped by ``LABKIT_MAX_STEPS``).
 
     ``images``: raw 0..255 (names, paths, arrays or a batch); ``targets``: one class for all or one per image.
-    ``lr`` is in CS231n's units (an L2 step of 1 in ImageNet-normalised pixels, ~57 pixel units).
+    ``learning_rate`` is in CS231n's units (an L2 step of 1 in ImageNet-normalised pixels, ~57 pixel units).
     """
     import tensorflow as tf
 
-    check_int("max_iterations", max_iterations, 1)
-    lr = check_number("lr", lr)
+    steps = check_steps("steps", steps)
+    learning_rate = check_number("learning_rate", learning_rate)
     x0 = input_batch(model, images)
     t = target_ids(model, targets, len(x0))
-    step, lr_t = compiled_step(model, "fool"), tf.constant(lr, tf.float32)
-    x, steps = _loop(lambda idx, xa: step(xa, t[idx], lr_t), x0, max_iterations, "fooling", progress)
-    return attack_result("fooling", model, x0, x, t, steps)
+    step, lr_t = compiled_step(model, "fool"), tf.constant(learning_rate, tf.float32)
+    x, taken = _loop(lambda idx, xa: step(xa, t[idx], lr_t), x0, steps, "fooling", progress)
+    return attack_result("fooling", model, x0, x, t, taken)
 
 
-def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, iterations: int = 10,
+@renamed(iterations="steps")
+def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, steps: int = 10,
         early_stop: bool = True, random_start: bool = False, seed: int = 0, progress: bool = True) -> AttackResult:
-    """Targeted PGD under an L-inf budget (Kurakin/Madry): signed cross-entropy steps, projected on ``eps``.
+    """Targeted PGD under an L-inf budget (Kurakin/Madry): ``steps`` signed cross-entropy steps (capped by
+    ``LABKIT_MAX_STEPS``), projected on ``eps``.
 
     ``eps`` and ``step_size`` in pixel (= /255) units; ``early_stop`` freezes an image once it is classified
     as its target (as the fooling loop does); ``random_start`` starts uniformly in the eps-ball (seeded).
@@ -119,7 +126,7 @@ def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, iterat
     import tensorflow as tf
 
     eps, step_size = check_number("eps", eps), check_number("step_size", step_size)
-    check_int("iterations", iterations, 1)
+    steps = check_steps("steps", steps)
     x0 = input_batch(model, images)
     t = target_ids(model, targets, len(x0))
     start = x0
@@ -128,19 +135,19 @@ def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, iterat
         start = np.clip(x0 + noise, 0, 255)
     step = compiled_step(model, "pgd")
     args = tf.constant(step_size, tf.float32), tf.constant(eps, tf.float32), tf.constant(early_stop)
-    x, steps = _loop(lambda idx, xa: step(xa, x0[idx], t[idx], *args), start, iterations,
-                     "PGD" if iterations > 1 else "FGSM", progress and iterations > 1, early_stop)
-    return attack_result("pgd" if iterations > 1 else "fgsm", model, x0, x, t, steps)
+    x, taken = _loop(lambda idx, xa: step(xa, x0[idx], t[idx], *args), start, steps,
+                     "PGD" if steps > 1 else "FGSM", progress and steps > 1, early_stop)
+    return attack_result("pgd" if steps > 1 else "fgsm", model, x0, x, t, taken)
 
 
 def fgsm(model, images, targets, eps: float = 8.0) -> AttackResult:
     """Targeted one-step FGSM: ``x - eps * sign(grad of the cross-entropy to the target)``, clipped to 0..255."""
-    return pgd(model, images, targets, eps=eps, step_size=eps, iterations=1, progress=False)
+    return pgd(model, images, targets, eps=eps, step_size=eps, steps=1, progress=False)
 
 
 def random_targets(sources: Sequence[int], m: int, seed: int = 0, classes: int = 1000) -> np.ndarray:
     """``(n, m)`` distinct random target classes per source class, never the source itself (seeded)."""
-    check_int("number of targets", m, 1)
+    check_int("number of targets", m)
     if m > classes - 1:
         raise LabkitError(f"at most {classes - 1} targets per image, got {m}")
     rng = np.random.default_rng(seed)

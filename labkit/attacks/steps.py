@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from labkit.attacks.units import CS231N_MEAN, CS231N_STD, blur_graph, image_norm
 from labkit.errors import LabkitError
-from labkit.models import cached, logits_model, score_gradient
+from labkit.models import batch_signature, cached, logits_model, score_gradient, target_score
 
 STEPS = ("fool", "pgd", "visualise")
 
@@ -25,16 +25,10 @@ def compiled_step(model, kind: str):
     return cached(model, ("attack_step", kind), lambda: builders[kind](logits_model(model)))
 
 
-def _specs(lm):
-    import tensorflow as tf
-
-    return tf.TensorSpec([None, *lm.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int32)
-
-
 def _build_fool(lm):
     import tensorflow as tf
 
-    images, labels = _specs(lm)
+    images, labels = batch_signature(lm)
     scale = tf.constant(255.0 * CS231N_STD)  # d pixel / d CS231n unit
 
     @tf.function(input_signature=[images, labels, tf.TensorSpec([], tf.float32)])
@@ -52,7 +46,7 @@ def _build_fool(lm):
 def _build_pgd(lm):
     import tensorflow as tf
 
-    images, labels = _specs(lm)
+    images, labels = batch_signature(lm)
     scalar = tf.TensorSpec([], tf.float32)
 
     @tf.function(input_signature=[images, images, labels, scalar, scalar, tf.TensorSpec([], tf.bool)])
@@ -70,11 +64,10 @@ def _build_pgd(lm):
     return pgd
 
 
-
 def _build_visualise(lm):
     import tensorflow as tf
 
-    images, labels = _specs(lm)
+    images, labels = batch_signature(lm)
     scalar = tf.TensorSpec([], tf.float32)
     scale, mean = tf.constant(255.0 * CS231N_STD), tf.constant(255.0 * CS231N_MEAN)
     lo, hi = tf.constant(-CS231N_MEAN / CS231N_STD), tf.constant((1.0 - CS231N_MEAN) / CS231N_STD)
@@ -87,11 +80,11 @@ def _build_visualise(lm):
         with tf.GradientTape() as tape:
             tape.watch(zj)
             logits = lm(zj * scale + mean, training=False)
-            score = tf.gather(logits, target, axis=1, batch_dims=1)
+            score = target_score(logits, target)
             objective = tf.reduce_sum(score - l2_reg * tf.reduce_sum(tf.square(zj), axis=[1, 2, 3]))
         g = tape.gradient(objective, zj)
         z = tf.clip_by_value(tf.roll(zj + lr * g / image_norm(g), -shift, axis=[1, 2]), lo, hi)  # = 0..255
         z = tf.cond(do_blur, lambda: blur_graph(z, kernel), lambda: z)
-        return z, tf.gather(tf.nn.softmax(logits), target, axis=1, batch_dims=1)
+        return z, target_score(tf.nn.softmax(logits), target)
 
     return visualise

@@ -20,22 +20,23 @@ from pathlib import Path
 import numpy as np
 
 from labkit.attacks.universal_check import reclassify_universal, relative_norms, universal_targets
-from labkit.errors import LabkitError, check_int
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_int, check_number, check_steps
 from labkit.files import atomic_path
 from labkit.models import cached, input_size, logits_model, num_classes
 
 UNIVERSAL_LR = {"sgd": 0.1, "adam": 0.1}  # optimiser -> default learning rate (pixels in [0, 1])
 
 
+@renamed(lr="learning_rate")
 def check_universal_params(k: int | None = None, targets: Sequence[int | str] | None = None, *,
                            mask_kind: str = "stripes", hidden: str = "zero", size: int = 64,
-                           optimizer: str = "sgd", lr: float | None = None, steps: int = 5000, seed: int = 0,
-                           noise_seed: int | None = None, classes: int = 1000) -> dict:
+                           optimizer: str = "sgd", learning_rate: float | None = None, steps: int = 5000,
+                           seed: int = 0, noise_seed: int | None = None, classes: int = 1000) -> dict:
     """Every parameter of ``universal_image`` checked (one ``LabkitError``, before any work) and resolved:
-    returns ``k``, ``targets`` (indices), ``lr`` (the optimiser's default when None), ``steps`` (capped by
-    ``labkit.labs.max_steps``) and ``noise_seed`` (``seed`` when None)."""
+    returns ``k``, ``targets`` (indices), ``learning_rate`` (the optimiser's default when None), ``steps`` (capped
+    by ``LABKIT_MAX_STEPS``) and ``noise_seed`` (``seed`` when None)."""
     from labkit import masks
-    from labkit.labs import max_steps
 
     masks.check_mask_kind(mask_kind)
     masks.check_hidden(hidden)
@@ -48,16 +49,13 @@ def check_universal_params(k: int | None = None, targets: Sequence[int | str] | 
         raise LabkitError(f"a universal image needs K >= 2 masked copies, got {k}")
     if optimizer not in UNIVERSAL_LR:
         raise LabkitError(f"unknown optimiser {optimizer!r}; one of {', '.join(UNIVERSAL_LR)}")
-    lr = UNIVERSAL_LR[optimizer] if lr is None else lr
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
-        raise LabkitError(f"the learning rate must be a positive number, got {lr!r}")
-    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise LabkitError(f"the step cap must be a positive integer, got {steps!r}")
+    learning_rate = check_number("learning_rate", UNIVERSAL_LR[optimizer] if learning_rate is None else learning_rate)
+    steps = check_steps("steps", steps)
     for name, value in (("seed", seed), ("noise_seed", noise_seed)):
         if value is not None:
             check_int(name, value, 0)
     ids = universal_targets(int(k), targets, seed=seed, classes=classes)
-    return {"k": int(k), "targets": ids, "lr": float(lr), "steps": max_steps(int(steps)),
+    return {"k": int(k), "targets": ids, "learning_rate": learning_rate, "steps": steps,
             "noise_seed": int(seed if noise_seed is None else noise_seed)}
 
 
@@ -157,16 +155,18 @@ class UniversalResult:
                 "relative_norm_diff": self.norms()["relative_norm_diff"], "file": file}
 
 
+@renamed(lr="learning_rate")
 def universal_image(model, k: int | None = None, targets: Sequence[int | str] | None = None, *,
                     mask_kind: str = "stripes", hidden: str = "zero", size: int = 64, steps: int = 5000,
-                    optimizer: str = "sgd", lr: float | None = None, seed: int = 0, noise_seed: int | None = None,
-                    progress: bool = True) -> UniversalResult:
+                    optimizer: str = "sgd", learning_rate: float | None = None, seed: int = 0,
+                    noise_seed: int | None = None, progress: bool = True) -> UniversalResult:
     """Seed 001's universal masked image: one ``size`` x ``size`` image whose K masked copies each get their target.
 
     ``targets``: K class names or indices (distinct), or None for K random classes drawn with ``seed``;
     ``mask_kind``: ``stripes`` or ``squares``; ``hidden``: ``zero``, ``mean`` or ``noise`` (seeded by
-    ``noise_seed``, default ``seed``); ``optimizer``: ``sgd`` (the seed's) or ``adam``, both with lr 0.1 by default,
-    ``lr`` in [0, 1] pixel units. Starts from uniform noise (seeded), minimises the mean cross-entropy
+    ``noise_seed``, default ``seed``); ``optimizer``: ``sgd`` (the seed's) or ``adam``, both with a learning rate
+    of 0.1 by default, ``learning_rate`` in [0, 1] pixel units. Starts from uniform noise (seeded), minimises the
+    mean cross-entropy
     of the K copies and stops at the first image on which every copy hits its target, or after
     ``steps`` steps (capped by ``LABKIT_MAX_STEPS``). A progress bar shows the copies on target.
     """
@@ -176,7 +176,8 @@ def universal_image(model, k: int | None = None, targets: Sequence[int | str] | 
     from labkit import masks
 
     p = check_universal_params(k, targets, mask_kind=mask_kind, hidden=hidden, size=size, optimizer=optimizer,
-                               lr=lr, steps=steps, seed=seed, noise_seed=noise_seed, classes=num_classes(model))
+                               learning_rate=learning_rate, steps=steps, seed=seed, noise_seed=noise_seed,
+                               classes=num_classes(model))
     k, ids, cap = p["k"], p["targets"], p["steps"]
     m = tf.constant(masks.masks(mask_kind, k, size))
     fill = masks.noise_fill(size, p["noise_seed"]) if hidden == "noise" else np.zeros((size, size, 3), np.float32)
@@ -187,7 +188,7 @@ def universal_image(model, k: int | None = None, targets: Sequence[int | str] | 
     for v in opt.variables:  # a fresh optimiser state for every run
         if not v.path.endswith("learning_rate"):
             v.assign(tf.zeros_like(v))
-    opt.learning_rate = p["lr"]
+    opt.learning_rate = p["learning_rate"]
     losses, hits = [], []
     start = time.perf_counter()
     with tqdm(total=cap, desc=f"universal K={k} {mask_kind}", disable=not progress, leave=False) as bar:
@@ -203,7 +204,7 @@ def universal_image(model, k: int | None = None, targets: Sequence[int | str] | 
     taken = len(hits) - 1 if hits[-1] == k else len(hits)
     image = (255.0 * x.numpy()).astype(np.float32)
     check = reclassify_universal(model, image, ids, mask_kind, hidden, p["noise_seed"])
-    return UniversalResult(image, ids, mask_kind, hidden, p["noise_seed"], optimizer, p["lr"], taken, cap,
+    return UniversalResult(image, ids, mask_kind, hidden, p["noise_seed"], optimizer, p["learning_rate"], taken, cap,
                            seconds, np.array(losses), np.array(hits), check)
 
 

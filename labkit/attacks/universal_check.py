@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_int
 from labkit.models import input_size, num_classes, predict, target_ids
 
 
@@ -17,12 +17,11 @@ def universal_targets(k: int, targets: Sequence[int | str] | None = None, seed: 
                       classes: int = 1000) -> list[int]:
     """K distinct target classes: drawn at random without repeats (seeded) when ``targets`` is None,
     else the K listed names or indices (``labkit.models.target_ids``), which must be distinct."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise LabkitError(f"the number of targets K must be a positive integer, got {k!r}")
+    k = check_int("the number of targets K", k)
     if k > classes:
         raise LabkitError(f"K = {k} targets, but the model has only {classes} classes")
     if targets is None:
-        return [int(i) for i in np.random.default_rng(seed).choice(classes, int(k), replace=False)]
+        return [int(i) for i in np.random.default_rng(seed).choice(classes, k, replace=False)]
     listed = [targets] if isinstance(targets, (str, int, np.integer)) else list(targets)
     if len(listed) != k:
         raise LabkitError(f"got {len(listed)} target classes for K = {k}: give exactly K")

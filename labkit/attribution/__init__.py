@@ -6,7 +6,9 @@ Where each idea lives (one file per method family, as tf-keras-vis; shared piece
 - ``maps``: ``attention_maps``, every method on a batch by either engine;
 - ``saliency``, ``gradcam``, ``scorecam``: the compiled maps (vanilla / guided / rectified saliency,
   SmoothGrad; Grad-CAM, Grad-CAM++, Layer-CAM, Guided Grad-CAM; Faster-Score-CAM), equal to tf-keras-vis'
-  within 1e-4 at ~1x a compiled forward+backward; ``_utils``: their cache, rules while tracing, post-processing;
+  within 1e-4 at ~1x a compiled forward+backward; ``_core``: the gradient engine saliency and the CAMs share
+  (one forward+backward of a rule gives every gradient map); ``_utils``: their cache, rules while tracing,
+  post-processing (the rules' names are ``labkit.modifiers.RULES``);
 - ``tf_keras_vis``: the reference engine, tf-keras-vis itself on one modified clone;
 - ``integrated_gradients``, ``noise_tunnel``, ``occlusion``: Captum's methods for Keras (lab 3);
 - ``baselines``: what "no information" is for IG and occlusion.

@@ -13,7 +13,7 @@ from labkit.errors import LabkitError
 from labkit.models import cache as models_cache
 
 EPSILON = 1e-7  # keras.backend.epsilon(): tf-keras-vis' normalize divides by (max - min + EPSILON)
-RULES = ("vanilla", "guided", "rectified")  # a rule's index here is what the switched functions take
+
 
 class Compiled:
     """A ``tf.function`` run as tf-keras-vis' eager code computes: Grappler's arithmetic optimizer off.
@@ -80,17 +80,19 @@ def functions(model) -> dict:
 
 
 def check_rule(rule: str) -> str:
-    if rule not in RULES:
-        raise LabkitError(f"unknown backprop rule {rule!r}; one of {', '.join(RULES)}")
-    return rule
+    """``rule`` if it is a backprop rule (``labkit.modifiers.RULES``, imported when asked: it needs TensorFlow),
+    else one clear error."""
+    from labkit import modifiers
+
+    return modifiers.check_rule(rule)
 
 
 @contextmanager
 def backprop_rule(model, rule):
     """``model`` as tf-keras-vis' modified clone: linear output (``ReplaceToLinear``) and the ``rule``, restored on
     exit. ``rule``: a name, fixed in the graph (``labkit.modifiers``: the guided/rectified rules patch ReLU and
-    ReLU6), or an int32 scalar tensor, a ``RULES`` index read at run time (``_switched``): one trace then serves
-    the three rules.
+    ReLU6), or an int32 scalar tensor, a ``labkit.modifiers.RULES`` index read at run time (``_switched``): one
+    trace then serves the three rules.
 
     Used only while a ``tf.function`` traces: the graph keeps the patched activations, the model
     object is left as it was, and no clone is needed.
@@ -114,8 +116,10 @@ def backprop_rule(model, rule):
 
 
 def rule_index(rule: str) -> np.int32:
-    """The ``RULES`` index of ``rule``: the runtime argument of the functions traced under ``backprop_rule``
-    with a tensor."""
+    """The ``labkit.modifiers.RULES`` index of ``rule``: the runtime argument of the functions traced under
+    ``backprop_rule`` with a tensor."""
+    from labkit.modifiers import RULES
+
     return np.int32(RULES.index(check_rule(rule)))
 
 
@@ -128,13 +132,16 @@ def check_relus(model, rule: str) -> None:
 
 
 def _switched(activation, rule):
-    """``activation`` whose backward follows ``rule``, an int32 scalar tensor read at run time (a ``RULES``
-    index): vanilla (ReLU's or ReLU6's own gradient kernel), guided (``dy > 0`` and ``x > 0``, tf-keras-vis'
-    ``GuidedBackpropagation``) or rectified (``dy > 0``, ``labkit.modifiers.RectifiedBackpropagation``). With the
-    activation's own kernel and each branch computing only its gates, the vanilla rule's forward+backward of 8
-    images takes 6-15% longer than the unpatched model's on Lite0 (27% with the gates computed as arithmetic)."""
+    """``activation`` whose backward follows ``rule``, an int32 scalar tensor read at run time (a
+    ``labkit.modifiers.RULES`` index): vanilla (ReLU's or ReLU6's own gradient kernel), guided (``dy > 0`` and
+    ``x > 0``, tf-keras-vis' ``GuidedBackpropagation``) or rectified (``dy > 0``,
+    ``labkit.modifiers.RectifiedBackpropagation``). With the activation's own kernel and each branch computing only
+    its gates, the vanilla rule's forward+backward of 8 images takes 6-15% longer than the unpatched model's on
+    Lite0 (27% with the gates computed as arithmetic)."""
     import keras
     import tensorflow as tf
+
+    from labkit.modifiers import RULES
 
     capped = activation in (keras.activations.relu6, tf.nn.relu6)
     own = tf.raw_ops.Relu6Grad if capped else tf.raw_ops.ReluGrad
@@ -145,9 +152,10 @@ def _switched(activation, rule):
             def passes():
                 return tf.cast(dy > 0, dy.dtype)
 
-            return tf.switch_case(rule, [lambda: own(gradients=dy, features=x),
-                                         lambda: passes() * tf.cast(x > 0, dy.dtype) * dy,
-                                         lambda: passes() * dy])
+            branches = {"vanilla": lambda: own(gradients=dy, features=x),
+                        "guided": lambda: passes() * tf.cast(x > 0, dy.dtype) * dy,
+                        "rectified": lambda: passes() * dy}
+            return tf.switch_case(rule, [branches[r] for r in RULES])
 
         return activation(x), grad
 
@@ -163,19 +171,12 @@ def inputs(model, images, targets) -> tuple[np.ndarray, np.ndarray]:
 
 
 def signature(model, rule: bool = False) -> list:
-    """``[x, targets]`` with any batch size: ``(None, h, w, c)`` float32 and ``(None,)`` int32 (``rule``: and the
-    rule's index, an int32 scalar)."""
+    """``labkit.models.batch_signature`` (``rule``: and the rule's index, an int32 scalar)."""
     import tensorflow as tf
 
-    specs = [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int32)]
-    return [*specs, tf.TensorSpec([], tf.int32)] if rule else specs
+    from labkit.models import batch_signature
 
-
-def target_score(outputs, targets):
-    """tf-keras-vis' ``CategoricalScore``: ``outputs[i, targets[i]]`` for each image, shape ``(n,)``."""
-    import tensorflow as tf
-
-    return tf.gather(outputs, targets, axis=1, batch_dims=1)
+    return [*batch_signature(model), tf.TensorSpec([], tf.int32)] if rule else batch_signature(model)
 
 
 def normalize(maps):

@@ -1,147 +1,36 @@
 """Grad-CAM, Grad-CAM++ and Layer-CAM (under any backprop rule), and classic Guided Grad-CAM, compiled:
-tf-keras-vis' ``Gradcam``, ``GradcamPlusPlus`` and ``Layercam`` in one graph each."""
+tf-keras-vis' ``Gradcam``, ``GradcamPlusPlus`` and ``Layercam``, each a map of the shared engine's one
+forward+backward (``_core.rule_maps_function``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from labkit.attribution._utils import (
-    backprop_rule,
-    cached,
-    check_relus,
-    check_rule,
-    inputs,
-    normalize,
-    rule_index,
-    signature,
-    spatial_shape,
-    target_score,
-    upsampler,
-)
+from labkit.attribution._core import CAMS, rule_maps_function
+from labkit.attribution._utils import inputs, normalize, rule_index, upsampler
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError
 
-CAMS = ("gradcam", "gradcam++", "layercam")
+Layer = str | int | None  # a layer's name or index; None: the default CAM layer (``attribution.default_cam_layer``)
 
 
-def _cam(kind: str, grads, acts, score):
-    """The class activation map ``(n, h, w)`` before ReLU, as tf-keras-vis' ``_calculate_cam`` of ``kind``."""
-    import tensorflow as tf
-
-    if kind == "gradcam":  # channels weighted by their mean gradient
-        return tf.reduce_sum(acts * tf.reduce_mean(grads, axis=[1, 2], keepdims=True), axis=-1)
-    if kind == "layercam":  # activations weighted by their positive gradient, per pixel
-        return tf.reduce_sum(acts * tf.nn.relu(grads), axis=-1)
-    # Grad-CAM++, with tf-keras-vis' exp(score) derivatives and its guards against dividing by zero
-    first = tf.exp(score)[:, None, None, None] * grads
-    second = first * grads
-    third = second * grads
-    global_sum = tf.reduce_sum(acts, axis=[1, 2], keepdims=True)
-    denom = second * 2.0 + third * global_sum
-    alphas = second / (denom + tf.cast(second == 0.0, second.dtype))
-    norm = tf.reduce_sum(alphas, axis=[1, 2], keepdims=True)
-    alphas = alphas / (norm + tf.cast(norm == 0.0, norm.dtype))
-    weights = tf.reduce_sum(tf.nn.relu(first) * alphas, axis=[1, 2], keepdims=True)
-    return tf.reduce_sum(weights * acts, axis=-1)
-
-
-def _upsampler(ref, layer: str):
-    model = ref()
-    return upsampler(spatial_shape(model, layer), tuple(model.input_shape[1:3]))
-
-
-def _split(model, layer: str):
-    """``(lower, upper)``: Keras models from the input to ``layer``'s output and from there to the output, sharing
-    ``model``'s layers; ``None`` when a connection skips over ``layer`` (no single tensor separates the two)."""
-    import keras
-
-    cut = model.get_layer(layer).output
-    try:
-        return keras.Model(model.inputs, cut), keras.Model(cut, model.outputs)
-    except ValueError:
-        return None
-
-
-def _rule_maps_function(ref, layer: str):
-    """One forward+backward under ``rule`` (a ``RULES`` index tensor, read at run time), with the target's score
-    and ``layer``'s output on one tape: the gradients w.r.t. the pixels and w.r.t. ``layer`` give every map.
-
-    Where ``layer`` separates the model, under the guided and rectified rules the layers above it also run under
-    the vanilla rule, from the same activations: Guided Grad-CAM's Grad-CAM (``vanilla_gradcam``) comes from the
-    guided pass, at the cost of the classifier head's layers (ReLUs above the CAM layer, VGG16's fc1 and fc2,
-    make the two rules differ there)."""
-    import keras
-    import tensorflow as tf
-
-    model = ref()
-    parts = _split(model, layer)
-    both = None if parts else keras.Model(model.inputs, [*model.outputs, model.get_layer(layer).output])
-    up = _upsampler(ref, layer)
-
-    @tf.function(input_signature=signature(model, rule=True), autograph=False)
-    def maps(x, targets, rule):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            with backprop_rule(ref(), rule):
-                if parts:
-                    acts = parts[0](x, training=False)
-                    outputs = parts[1](acts, training=False)
-                else:
-                    outputs, acts = both(x, training=False)
-                score = target_score(outputs, targets)
-        grads_x, grads = tape.gradient(score, [x, acts])
-        out = {kind: normalize(up(tf.nn.relu(_cam(kind, grads, acts, score)))) for kind in CAMS}
-        out.update(saliency=normalize(tf.reduce_max(tf.abs(grads_x), axis=-1)), input_gradients=grads_x,
-                   activations=acts, gradients=grads)
-        if parts:  # under the vanilla rule, Grad-CAM itself
-            out["vanilla_gradcam"] = tf.cond(tf.equal(rule, 0), lambda: out["gradcam"], lambda: head(acts, targets))
-        return out
-
-    def head(acts, targets):
-        """Grad-CAM from the layers above ``layer`` under the vanilla rule, on a tape of its own (one shared with
-        the pass below would trace that pass's backward again)."""
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(acts)
-            with backprop_rule(ref(), "vanilla"):
-                score = target_score(parts[1](acts, training=False), targets)
-        return normalize(up(tf.nn.relu(_cam("gradcam", tape.gradient(score, acts), acts, score))))
-
-    return maps
-
-
-KINDS = ("saliency", *CAMS)  # the maps of one forward+backward of a rule
-
-
-def rule_maps_function(model, backprop: str = "vanilla", layer: str | int | None = None):
-    """The compiled ``f(x, targets, rule_index(backprop)) -> {name: tensor}``: the ``KINDS`` maps ``(n, h, w)``, the
-    target score's ``input_gradients`` ``(n, h, w, c)``, the CAM ``layer``'s ``activations`` and ``gradients``
-    ``(n, h', w', c)`` and, where ``layer`` separates the model, ``vanilla_gradcam``, all from ONE forward+backward
-    under the ``backprop`` rule: the gradients w.r.t. the pixels (saliency, SmoothGrad) and w.r.t. the CAM
-    ``layer`` (the CAMs) come from the same tape. The rule is an argument, read at run time (``backprop_rule``):
-    one trace per (model, layer) serves every gradient method of every rule (cached)."""
-    from labkit.attribution.methods import cam_layer
-
-    check_rule(backprop)  # before the model is looked at
-    layer = cam_layer(model, layer)
-    check_relus(model, backprop)
-    return cached(model, ("rule_maps", "any", layer), lambda ref: _rule_maps_function(ref, layer))
-
-
-def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: str | int | None = None):
+def cam_function(model, kind: str = "gradcam", backprop: str = "vanilla", layer: Layer = None):
     """The compiled ``f(x, targets) -> (n, h, w)`` of CAM ``kind`` (``gradcam``, ``gradcam++``, ``layercam``)
-    at ``layer`` (``None``: ``attribution.default_cam_layer``) under the ``backprop`` rule: ``rule_maps_function``'s
-    trace, with the rule bound."""
+    at ``layer`` under the ``backprop`` rule: ``rule_maps_function``'s trace, with the rule bound."""
     if kind not in CAMS:
-        raise ValueError(f"unknown CAM {kind!r}; one of {', '.join(CAMS)}")
+        raise LabkitError(f"unknown CAM {kind!r}; one of {', '.join(CAMS)}")
     fn, rule = rule_maps_function(model, backprop, layer), rule_index(backprop)
     return lambda x, targets: fn(x, targets, rule)[kind]
 
 
-def layer_gradients(model, images, target, layer: str | int | None = None, backprop: str = "vanilla"
+@renamed(target="targets")
+def layer_gradients(model, images, targets, layer: Layer = None, backprop: str = "vanilla"
                     ) -> tuple[np.ndarray, np.ndarray]:
     """``(activations, gradients)``, each ``(n, h, w, c)``: the CAM ``layer``'s output and the gradient of the
     target's logit with respect to it, under the ``backprop`` rule (what Grad-CAM is computed from; compiled: the
     trace of ``rule_maps_function``, which the maps of that rule and layer share)."""
     fn = rule_maps_function(model, backprop, layer)
-    x, ids = inputs(model, images, target)
+    x, ids = inputs(model, images, targets)
     out = fn(x, ids, rule_index(backprop))
     return out["activations"].numpy(), out["gradients"].numpy()
 
@@ -151,35 +40,34 @@ def upsample_cam(cams, size: int | tuple[int, int]) -> np.ndarray:
     ``Gradcam`` does after its weighted sum (linear zoom, corners aligned; then ``normalize``)."""
     cams = np.asarray(cams, np.float32)
     if cams.ndim != 3:
-        raise ValueError(f"CAMs must be (n, h, w), got shape {cams.shape}")
+        raise LabkitError(f"CAMs must be (n, h, w), got shape {cams.shape}")
     size = (size, size) if isinstance(size, int) else tuple(size)
     import tensorflow as tf
 
     return normalize(upsampler(cams.shape[1:], size)(tf.constant(cams))).numpy()
 
 
-def _maps(kind, model, images, target, backprop, penultimate_layer) -> np.ndarray:
-    fn = cam_function(model, kind, backprop, penultimate_layer)
-    return fn(*inputs(model, images, target)).numpy()
+def _maps(kind, model, images, targets, backprop, layer) -> np.ndarray:
+    return cam_function(model, kind, backprop, layer)(*inputs(model, images, targets)).numpy()
 
 
-def gradcam(model, images, target, backprop: str = "vanilla", penultimate_layer: str | int | None = None
-            ) -> np.ndarray:
-    """Grad-CAM ``(n, h, w)`` in 0..1 at ``penultimate_layer``, upsampled and normalised as tf-keras-vis does;
+@renamed(target="targets", penultimate_layer="layer")
+def gradcam(model, images, targets, backprop: str = "vanilla", layer: Layer = None) -> np.ndarray:
+    """Grad-CAM ``(n, h, w)`` in 0..1 at ``layer``, upsampled and normalised as tf-keras-vis does;
     ``backprop="guided"``/``"rectified"``: Grad-CAM of the model under that rule."""
-    return _maps("gradcam", model, images, target, backprop, penultimate_layer)
+    return _maps("gradcam", model, images, targets, backprop, layer)
 
 
-def gradcam_plus_plus(model, images, target, backprop: str = "vanilla", penultimate_layer: str | int | None = None
-                      ) -> np.ndarray:
+@renamed(target="targets", penultimate_layer="layer")
+def gradcam_plus_plus(model, images, targets, backprop: str = "vanilla", layer: Layer = None) -> np.ndarray:
     """Grad-CAM++ ``(n, h, w)`` in 0..1, as tf-keras-vis' ``GradcamPlusPlus``."""
-    return _maps("gradcam++", model, images, target, backprop, penultimate_layer)
+    return _maps("gradcam++", model, images, targets, backprop, layer)
 
 
-def layercam(model, images, target, backprop: str = "vanilla", penultimate_layer: str | int | None = None
-             ) -> np.ndarray:
+@renamed(target="targets", penultimate_layer="layer")
+def layercam(model, images, targets, backprop: str = "vanilla", layer: Layer = None) -> np.ndarray:
     """Layer-CAM ``(n, h, w)`` in 0..1, as tf-keras-vis' ``Layercam``."""
-    return _maps("layercam", model, images, target, backprop, penultimate_layer)
+    return _maps("layercam", model, images, targets, backprop, layer)
 
 
 def renormalize(maps: np.ndarray) -> np.ndarray:
@@ -190,12 +78,13 @@ def renormalize(maps: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (m - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
 
 
-def guided_gradcam(model, images, target, penultimate_layer: str | int | None = None) -> np.ndarray:
+@renamed(target="targets", penultimate_layer="layer")
+def guided_gradcam(model, images, targets, layer: Layer = None) -> np.ndarray:
     """Classic Guided Grad-CAM (Selvaraju et al.): guided-backprop saliency x Grad-CAM, renormalised; both maps
     from one forward+backward of ``rule_maps_function`` where the CAM layer separates the model (else one per
     rule)."""
-    fn = rule_maps_function(model, "guided", penultimate_layer)
-    x, ids = inputs(model, images, target)
+    fn = rule_maps_function(model, "guided", layer)
+    x, ids = inputs(model, images, targets)
     guided = fn(x, ids, rule_index("guided"))
     cam = guided.get("vanilla_gradcam")
     if cam is None:  # a connection skips the CAM layer: a vanilla pass of its own

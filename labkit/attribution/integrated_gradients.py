@@ -12,21 +12,24 @@ from __future__ import annotations
 import numpy as np
 
 from labkit.attribution.baselines import baseline_batch
-from labkit.errors import LabkitError, check_int
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_int, check_steps
 from labkit.models import check_output, input_batch, input_gradient, predict, target_ids
 
 IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 
 
-def ig_points(n_steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
-    """Captum's path points ``alphas`` in [0, 1] and their quadrature ``weights`` (summing to 1)."""
-    n = check_int("n_steps", n_steps)
+@renamed(n_steps="steps")
+def ig_points(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
+    """Captum's path points ``alphas`` in [0, 1] and their quadrature ``weights`` (summing to 1); ``steps`` is
+    capped by ``LABKIT_MAX_STEPS``."""
+    n = check_steps("steps", steps)
     if method == "gausslegendre":
         nodes, w = np.polynomial.legendre.leggauss(n)
         return 0.5 * (nodes + 1), 0.5 * w
     if method == "riemann_trapezoid":
         if n < 2:
-            raise LabkitError("riemann_trapezoid needs n_steps >= 2")
+            raise LabkitError("riemann_trapezoid needs steps >= 2")
         w = np.full(n, 1.0 / (n - 1))
         w[[0, -1]] /= 2
         return np.linspace(0, 1, n), w
@@ -36,26 +39,27 @@ def ig_points(n_steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, 
     return (np.arange(n) + starts[method]) / n, np.full(n, 1.0 / n)
 
 
-def integrated_gradients(model, x, target=None, baseline=0, n_steps: int = 50,
+@renamed(x="images", target="targets", n_steps="steps")
+def integrated_gradients(model, images, targets=None, baseline=0, steps: int = 50,
                          internal_batch_size: int | None = None, method: str = "gausslegendre",
                          output: str = "logit", progress: bool = True) -> np.ndarray:
     """Integrated Gradients (Sundararajan et al. 2017), as Captum's ``IntegratedGradients.attribute``.
 
-    ``(x - baseline) * sum_k w_k * grad f(baseline + a_k (x - baseline))`` over ``n_steps`` path
-    points (Gauss-Legendre by default, as in Captum), in chunks of ``internal_batch_size`` gradient
-    evaluations (``None``: all at once, as in Captum). ``x``: images or a batch (raw 0..255); ``target``:
-    a class name/index, one per image, or ``None`` (each image's top-1 class); ``baseline``: a number,
-    an RGB colour, an image or ``"imagenet_mean"``. Returns ``(n, h, w, 3)`` float32; check it with
+    ``(x - baseline) * sum_k w_k * grad f(baseline + a_k (x - baseline))`` over ``steps`` path points (Captum's
+    ``n_steps``; Gauss-Legendre by default, as in Captum), in chunks of ``internal_batch_size`` gradient
+    evaluations (``None``: all at once, as in Captum). ``images``: images or a batch (raw 0..255);
+    ``targets``: a class name/index, one per image, or ``None`` (each image's top-1 class); ``baseline``: a
+    number, an RGB colour, an image or ``"imagenet_mean"``. Returns ``(n, h, w, 3)`` float32; check it with
     ``ig_completeness``.
     """
     from tqdm import tqdm
 
     check_output(output)
-    alphas, weights = ig_points(n_steps, method)
+    alphas, weights = ig_points(steps, method)
     if internal_batch_size is not None:
         check_int("internal_batch_size", internal_batch_size)
-    x = input_batch(model, x)
-    ids = target_ids(model, target, len(x), images=x, output=output)
+    x = input_batch(model, images)
+    ids = target_ids(model, targets, len(x), images=x, output=output)
     b = baseline_batch(baseline, x)
     grad = input_gradient(model, output)
     total = len(x) * len(alphas)
@@ -72,18 +76,20 @@ def integrated_gradients(model, x, target=None, baseline=0, n_steps: int = 50,
     return (acc * (x - b)).astype(np.float32)
 
 
-def ig_completeness(model, x, attributions, target=None, baseline=0, output: str = "logit") -> dict[str, np.ndarray]:
+@renamed(x="images", target="targets")
+def ig_completeness(model, images, attributions, targets=None, baseline=0, output: str = "logit"
+                    ) -> dict[str, np.ndarray]:
     """IG's completeness axiom, checked: ``sum(attributions) ~= f(x) - f(baseline)`` per image.
 
     Returns arrays ``sum``, ``difference`` (f(x) - f(baseline)), ``delta`` (their difference, Captum's
     convergence delta) and ``relative_error`` = ``|delta| / |difference|``. ``f`` is the ``output``
-    the attributions were computed for (same ``target``, ``baseline``).
+    the attributions were computed for (same ``targets``, ``baseline``).
     """
-    x = input_batch(model, x)
+    x = input_batch(model, images)
     attr = np.asarray(attributions, np.float64)
     if attr.shape != x.shape:
         raise LabkitError(f"attributions of shape {attr.shape} do not fit inputs of shape {x.shape}")
-    ids = target_ids(model, target, len(x), images=x, output=output)
+    ids = target_ids(model, targets, len(x), images=x, output=output)
     rows = np.arange(len(x))
     fx = predict(model, x, output=output)[rows, ids].astype(np.float64)
     fb = predict(model, baseline_batch(baseline, x), output=output)[rows, ids].astype(np.float64)

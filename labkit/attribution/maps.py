@@ -6,17 +6,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from labkit.attribution._core import KINDS, rule_maps_function
 from labkit.attribution._utils import rule_index
-from labkit.attribution.gradcam import KINDS, guided_gradcam, renormalize, rule_maps_function
+from labkit.attribution.gradcam import guided_gradcam, renormalize
 from labkit.attribution.methods import ENGINES, METHODS, cam_layer, check_methods
 from labkit.attribution.saliency import SMOOTHGRAD_BATCH, smoothgrad_function, smoothgrad_noise
-from labkit.attribution.scorecam import SCORECAM_BATCH, scorecam_function
-from labkit.errors import LabkitError
+from labkit.attribution.scorecam import SCORECAM_BATCH, scorecam_channels, scorecam_function
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_number, check_steps
 from labkit.models import input_batch, target_ids
 
 
+@renamed(penultimate_layer="layer")
 def attention_maps(model, images, targets, methods: str | Sequence[str] = "all", *, smooth_samples: int = 20,
-                   smooth_noise: float = 0.20, penultimate_layer: str | int | None = None,
+                   smooth_noise: float = 0.20, layer: str | int | None = None,
                    scorecam_max_n: int | None = None, seed: int = 0, progress: bool = True,
                    engine: str = "compiled") -> dict[str, np.ndarray]:
     """Attention maps ``{method: (n, h, w) in 0..1}`` for raw RGB ``images`` and one target per image.
@@ -24,22 +27,19 @@ def attention_maps(model, images, targets, methods: str | Sequence[str] = "all",
     ``engine="compiled"``: labkit's compiled maps (each ~1x a forward+backward, equal to tf-keras-vis' within 1e-4;
     one ``tf.function`` per CAM layer gives saliency and the CAMs under every backprop rule); ``"tf-keras-vis"``:
     the reference, eager, every visualiser sharing one modified clone of the model. ``targets``: a class
-    name/index for all images, one per image, or a ``labkit.scores`` score. ``scorecam_max_n``: Faster-Score-CAM's
-    channel count (``None`` or 0: every channel).
+    name/index for all images, one per image, or a ``labkit.scores`` score. ``layer``: the CAM layer (``None``:
+    ``default_cam_layer``). ``smooth_samples`` (capped by ``LABKIT_MAX_STEPS``): SmoothGrad's noisy copies;
+    ``scorecam_max_n``: Faster-Score-CAM's channel count (``None`` or 0: every channel; ``scorecam_channels``).
     """
     if engine not in ENGINES:
         raise LabkitError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
     names = check_methods(methods)  # all checks before any heavy work
     ids = target_ids(model, targets, n_images(images))
-    layer = cam_layer(model, penultimate_layer) if any(METHODS[m][0] != "saliency" for m in names) else None
-    if smooth_samples < 1 or smooth_noise < 0:
-        raise LabkitError(f"smooth_samples must be >= 1 and smooth_noise >= 0, got {smooth_samples}, {smooth_noise}")
-    scorecam_max_n = scorecam_max_n or None
-    if scorecam_max_n is not None and "scorecam" in names:
-        channels = int(model.get_layer(layer).output.shape[-1])
-        if not 1 <= scorecam_max_n <= channels:
-            raise LabkitError(f"scorecam_max_n must be in 0..{channels} (channels of {layer}; 0: all), "
-                              f"got {scorecam_max_n}")
+    layer = cam_layer(model, layer) if any(METHODS[m][0] != "saliency" for m in names) else None
+    smooth_samples = check_steps("smooth_samples", smooth_samples)
+    check_number("smooth_noise", smooth_noise, allow_zero=True)
+    if "scorecam" in names:
+        scorecam_max_n = scorecam_channels(model, layer, scorecam_max_n, "scorecam_max_n")
     x = input_batch(model, images)
     # tf-keras-vis' Guided Grad-CAM multiplies two maps computed before it; the compiled one is in the guided pass
     needed = [k for m in names for k in (("guided_backprop", "gradcam", m) if m == "guided_gradcam"
@@ -100,6 +100,6 @@ def compiled_map(model, x: np.ndarray, ids, method: str, done: dict, *, smooth_s
         noisy = x[None] + smoothgrad_noise(x, smooth_samples, smooth_noise, seed)
         return smoothgrad_function(model, rule, layer)(noisy, ids, SMOOTHGRAD_BATCH).numpy()
     if kind == "scorecam":
-        channels = int(model.get_layer(layer).output.shape[-1])
-        return scorecam_function(model, layer)(x, ids, scorecam_max_n or channels, SCORECAM_BATCH).numpy()
+        max_n = scorecam_channels(model, layer, scorecam_max_n, "scorecam_max_n")
+        return scorecam_function(model, layer)(x, ids, max_n, SCORECAM_BATCH).numpy()
     return rule_maps_function(model, rule, layer)(x, ids, rule_index(rule))[kind].numpy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labkit.deprecation import renamed
 from labkit.errors import LabkitError
 
 # name -> (tf-keras-vis visualiser, backprop rule for its model clone, what it is)
@@ -63,31 +64,33 @@ def default_cam_layer(model) -> str:
     return layer
 
 
-def cam_layer(model, penultimate_layer: str | int | None = None) -> str:
-    """The name of the layer the CAM methods use (``None``: ``default_cam_layer``); one error if unknown."""
-    if penultimate_layer is None:
+@renamed(penultimate_layer="layer")
+def cam_layer(model, layer: str | int | None = None) -> str:
+    """The name of the layer the CAM methods use, given by name or index (``None``: ``default_cam_layer``); one
+    error if unknown or not spatial."""
+    if layer is None:
         return default_cam_layer(model)
     try:
-        layer = model.get_layer(index=penultimate_layer) if isinstance(penultimate_layer, int) else \
-            model.get_layer(name=penultimate_layer)
+        found = model.get_layer(index=layer) if isinstance(layer, int) else model.get_layer(name=layer)
     except (ValueError, IndexError):
-        raise LabkitError(f"model {model.name!r} has no layer {penultimate_layer!r}") from None
-    if len(layer.output.shape) != 4:
-        raise LabkitError(f"layer {layer.name!r} has output shape {tuple(layer.output.shape)}; "
+        raise LabkitError(f"model {model.name!r} has no layer {layer!r}") from None
+    if len(found.output.shape) != 4:
+        raise LabkitError(f"layer {found.name!r} has output shape {tuple(found.output.shape)}; "
                           "the CAM methods need a spatial (batch, h, w, channels) output")
-    return layer.name
+    return found.name
 
 
-def rule_layer(model, penultimate_layer: str | int | None = None) -> str:
-    """A CAM layer where the backprop rules change Grad-CAM: ``penultimate_layer`` (the default CAM layer when
-    None) if a ReLU-family activation follows it, else the input of the last such activation before it.
+@renamed(penultimate_layer="layer")
+def rule_layer(model, layer: str | int | None = None) -> str:
+    """A CAM layer where the backprop rules change Grad-CAM: ``layer`` (the default CAM layer when None) if a
+    ReLU-family activation follows it, else the input of the last such activation before it.
 
     VGG16: ``block5_conv3`` (fc1 and fc2 are ReLUs); EfficientNet-Lite0: ``top_bn``, the input of ``top_activation``
     (ReLU6), since nothing but pooling and the classifier follow the default CAM layer.
     """
     from labkit import modifiers
 
-    layer = cam_layer(model, penultimate_layer)
+    layer = cam_layer(model, layer)
     names = [x.name for x in model.layers]
     relus = [x.name for x in modifiers.relu_layers(model)]
     if any(names.index(r) > names.index(layer) for r in relus):

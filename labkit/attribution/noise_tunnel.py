@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labkit.errors import LabkitError, check_int
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_steps
 from labkit.models import input_batch, target_ids
 
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
@@ -24,21 +25,23 @@ def noise_tunnel(method: Callable, nt_type: str = "smoothgrad", nt_samples: int 
                  stdevs: float = CAPTUM_STDEVS, seed: int = 0) -> Callable:
     """Captum's ``NoiseTunnel``: ``method`` averaged over ``nt_samples`` noisy copies of each image.
 
-    Returns a function with ``method``'s signature ``(model, x, target=None, **kwargs)``. Gaussian
+    Returns a function with ``method``'s signature ``(model, images, targets=None, **kwargs)``. Gaussian
     noise of standard deviation ``stdevs`` in pixel units (default: Captum's 1.0 on normalised
     inputs, ~58 pixels), seeded. ``nt_type``: ``smoothgrad`` (mean), ``smoothgrad_sq`` (mean of
-    squares) or ``vargrad`` (variance). All noisy copies go through ``method`` as one batch.
+    squares) or ``vargrad`` (variance). All noisy copies go through ``method`` as one batch;
+    ``nt_samples`` is capped by ``LABKIT_MAX_STEPS``.
     """
     if nt_type not in NT_TYPES:
         raise LabkitError(f"unknown nt_type {nt_type!r}; one of {', '.join(NT_TYPES)}")
-    samples = check_int("nt_samples", nt_samples)
+    samples = check_steps("nt_samples", nt_samples)
     if not np.isfinite(stdevs) or stdevs < 0:
         raise LabkitError(f"stdevs must be a number >= 0 (pixel units), got {stdevs!r}")
 
-    def attribute(model, x, target=None, **kwargs) -> np.ndarray:
-        x = input_batch(model, x)
+    @renamed(x="images", target="targets")
+    def attribute(model, images, targets=None, **kwargs) -> np.ndarray:
+        x = input_batch(model, images)
         output = kwargs.get("output", "logit")
-        ids = target_ids(model, target, len(x), images=x, output=output)  # the clean image's class, as Captum's target
+        ids = target_ids(model, targets, len(x), images=x, output=output)  # the clean image's class (Captum's)
         noise = np.random.default_rng(seed).normal(0.0, stdevs, (len(x), samples, *x.shape[1:]))
         noisy = (x[:, None] + noise.astype(np.float32)).reshape(-1, *x.shape[1:])
         a = np.asarray(method(model, noisy, np.repeat(ids, samples), **kwargs), np.float64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from labkit.attribution.baselines import baseline_batch
+from labkit.deprecation import renamed
 from labkit.errors import LabkitError, check_int
 from labkit.models import check_output, input_batch, predict, target_ids
 
@@ -34,7 +35,8 @@ def occlusion_windows(size: tuple[int, int], window, strides) -> list[tuple[int,
     return [(r, min(r + wh, h), c, min(c + ww, w)) for r in rows for c in cols]
 
 
-def occlusion(model, x, target=None, window=(15, 15), strides=(8, 8), baseline=0, batch_size: int = 64,
+@renamed(x="images", target="targets")
+def occlusion(model, images, targets=None, window=(15, 15), strides=(8, 8), baseline=0, batch_size: int = 64,
               output: str = "logit", progress: bool = True) -> np.ndarray:
     """Occlusion (Zeiler & Fergus 2014), as Captum's ``Occlusion.attribute``.
 
@@ -47,9 +49,9 @@ def occlusion(model, x, target=None, window=(15, 15), strides=(8, 8), baseline=0
 
     check_output(output)
     batch_size = check_int("batch_size", batch_size)
-    x = input_batch(model, x)
+    x = input_batch(model, images)
     windows = occlusion_windows(x.shape[1:3], window, strides)
-    ids = target_ids(model, target, len(x), images=x, output=output)
+    ids = target_ids(model, targets, len(x), images=x, output=output)
     b = baseline_batch(baseline, x)
     base = predict(model, x, batch_size, output)[np.arange(len(x)), ids]
     total = np.zeros(x.shape[:3], np.float64)

@@ -1,5 +1,6 @@
-"""Saliency (vanilla, guided, rectified) and SmoothGrad, compiled: tf-keras-vis' ``Saliency`` on the trace that
-gives every gradient map (``gradcam.rule_maps_function``), SmoothGrad's noisy copies a batch at a time."""
+"""Saliency (vanilla, guided, rectified) and SmoothGrad, compiled: tf-keras-vis' ``Saliency`` on the shared
+engine's trace, which gives every gradient map (``_core.rule_maps_function``), SmoothGrad's noisy copies a batch
+at a time."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from labkit.attribution._core import rule_maps_function
 from labkit.attribution._utils import check_rule, inputs, normalize, rule_index
-from labkit.attribution.gradcam import rule_maps_function
-from labkit.errors import LabkitError, check_int, check_number
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_int, check_number, check_steps
 
 # noisy copies per forward+backward: on 2 CPU cores, EfficientNet-Lite0 runs 4-8 copies a pass at ~0.9x a
 # 2-image forward+backward per sample, 40 in one pass at ~1.15x (memory traffic)
@@ -38,11 +40,12 @@ def smoothgrad_function(model, backprop: str = "vanilla", layer: str | None = No
     return smoothgrad
 
 
-def saliency(model, images, target, backprop: str = "vanilla") -> np.ndarray:
+@renamed(target="targets")
+def saliency(model, images, targets, backprop: str = "vanilla") -> np.ndarray:
     """Saliency maps ``(n, h, w)`` in 0..1: ``max over colour of |d score / d pixel|`` through the ``backprop``
     rule (``vanilla``, ``guided``, ``rectified``), normalised per map as tf-keras-vis does."""
     fn = rule_maps_function(model, backprop)  # the CAMs' trace, at the default CAM layer
-    x, ids = inputs(model, images, target)
+    x, ids = inputs(model, images, targets)
     return fn(x, ids, rule_index(backprop))["saliency"].numpy()
 
 
@@ -72,10 +75,12 @@ def _standard_normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     return z
 
 
-def smoothgrad(model, images, target, samples: int = 20, noise: float = 0.20, seed: int | None = 0, *,
+@renamed(target="targets")
+def smoothgrad(model, images, targets, samples: int = 20, noise: float = 0.20, seed: int | None = 0, *,
                noise_array: np.ndarray | None = None, backprop: str = "vanilla",
                batch_size: int = SMOOTHGRAD_BATCH) -> np.ndarray:
-    """SmoothGrad maps ``(n, h, w)``: saliency of ``samples`` noisy copies, averaged (tf-keras-vis' defaults).
+    """SmoothGrad maps ``(n, h, w)``: saliency of ``samples`` noisy copies (capped by ``LABKIT_MAX_STEPS``, as
+    tf-keras-vis caps them), averaged (tf-keras-vis' defaults).
 
     The noisy copies go through the compiled rule maps (``smoothgrad_function``), ``batch_size`` copies per
     forward+backward (at least one sample of every image).
@@ -84,9 +89,9 @@ def smoothgrad(model, images, target, samples: int = 20, noise: float = 0.20, se
     """
     check_rule(backprop)
     check_int("batch_size", batch_size)
-    x, ids = inputs(model, images, target)
+    x, ids = inputs(model, images, targets)
     if noise_array is None:
-        check_int("samples", samples)
+        samples = check_steps("samples", samples)
         check_number("noise", noise, allow_zero=True)
         noise_array = smoothgrad_noise(x, samples, noise, seed)
     noise_array = np.asarray(noise_array, np.float32)

@@ -18,7 +18,9 @@ from labkit.attribution._utils import (
     spatial_shape,
     upsampler,
 )
-from labkit.errors import LabkitError, check_int
+from labkit.deprecation import renamed
+from labkit.errors import LabkitError, check_int, max_steps
+from labkit.models import target_score
 
 SCORECAM_BATCH = 16  # masked copies per forward: on 2 CPU cores, 8-16 run at ~0.85x a 2-image forward per copy
 
@@ -47,7 +49,7 @@ def _scorecam_function(ref, layer: str):
             copies = tf.reshape(x[:, None] * masks, [-1, h, w, c])  # image-major: (n * k, h, w, c)
             probs = tf.nn.softmax(model(copies, training=False))
             probs = tf.reshape(probs, [n, -1, tf.shape(probs)[-1]])
-            return i + 1, weights.write(i, tf.transpose(tf.gather(probs, targets, axis=2, batch_dims=1)))
+            return i + 1, weights.write(i, tf.transpose(target_score(probs, targets)))  # (k, n)
 
         with backprop_rule(model, "vanilla"):  # linear output: the softmax above is tf-keras-vis' own
             acts = acts_model(x, training=False)
@@ -64,7 +66,7 @@ def _scorecam_function(ref, layer: str):
     return scorecam
 
 
-def scorecam_function(model, layer: str | None = None):
+def scorecam_function(model, layer: str | int | None = None):
     """The compiled ``f(x, targets, max_n, batch_size) -> (n, h, w)`` at ``layer`` (cached)."""
     from labkit.attribution.methods import cam_layer
 
@@ -72,22 +74,31 @@ def scorecam_function(model, layer: str | None = None):
     return cached(model, ("scorecam", "vanilla", layer), lambda ref: _scorecam_function(ref, layer))
 
 
-def scorecam(model, images, target, max_n: int | None = None, penultimate_layer: str | int | None = None,
+def scorecam_channels(model, layer: str, max_n: int | None, name: str = "max_n") -> int:
+    """How many channels of the CAM ``layer`` Score-CAM masks the image with: ``max_n`` (``None`` or 0: every
+    channel), one clear error outside 0..channels, capped by ``LABKIT_MAX_STEPS`` (as tf-keras-vis caps
+    ``max_N``)."""
+    channels = int(model.get_layer(layer).output.shape[-1])
+    if max_n is not None and (isinstance(max_n, bool) or not isinstance(max_n, (int, np.integer))
+                              or not 0 <= max_n <= channels):
+        raise LabkitError(f"{name} must be in 0..{channels} (channels of {layer}; 0: all), got {max_n!r}")
+    return max_steps(int(max_n or channels))
+
+
+@renamed(target="targets", penultimate_layer="layer")
+def scorecam(model, images, targets, max_n: int | None = None, layer: str | int | None = None,
              batch_size: int = SCORECAM_BATCH) -> np.ndarray:
     """(Faster-)Score-CAM ``(n, h, w)`` in 0..1: the CAM layer's channels weighted by the target's softmax
     probability on the image masked by each (upsampled, normalised) channel, as tf-keras-vis' ``Scorecam``.
 
     ``max_n``: Faster-Score-CAM's channel count, the ``max_n`` of largest variance (``None`` or 0: every
-    channel, plain Score-CAM). The masked copies go through the model ``batch_size`` at a time (at least
-    one channel of every image), all in one compiled call.
+    channel, plain Score-CAM; ``scorecam_channels``). The masked copies go through the model ``batch_size`` at a
+    time (at least one channel of every image), all in one compiled call.
     """
-    fn = scorecam_function(model, penultimate_layer)
     from labkit.attribution.methods import cam_layer
 
-    channels = int(model.get_layer(cam_layer(model, penultimate_layer)).output.shape[-1])
-    max_n = max_n or channels
-    if not 1 <= max_n <= channels:
-        raise LabkitError(f"max_n must be in 0..{channels} (channels of the CAM layer; 0: all), got {max_n}")
+    layer = cam_layer(model, layer)
+    max_n = scorecam_channels(model, layer, max_n)
     check_int("batch_size", batch_size)
-    x, ids = inputs(model, images, target)
-    return fn(x, ids, max_n, batch_size).numpy()
+    x, ids = inputs(model, images, targets)
+    return scorecam_function(model, layer)(x, ids, max_n, batch_size).numpy()

@@ -56,8 +56,8 @@ def fooling_reference(model: Model, x: np.ndarray, target: int, lr: float, max_i
     """labkit's fooling loop on one image: (the image, the steps it took)."""
     from labkit import attacks
 
-    r = attacks.fooling_images(tiny(model), x[None], [int(target)], lr=float(lr), max_iterations=int(max_iterations),
-                               progress=False)
+    r = attacks.fooling_images(tiny(model), x[None], [int(target)], learning_rate=float(lr),
+                               steps=int(max_iterations), progress=False)
     return r.images[0], int(r.iterations[0])
 
 

@@ -6,7 +6,7 @@ Where each idea lives:
 - ``one``: one submission: a scratch copy, the sandboxed child, the lab's checks (declared in ``labkit.labs``);
 - ``exercises``: the students' own code (each exercise in its clean room), written answers, a notebook's lab;
 - ``cleanroom``: each coding exercise run on hidden cases in a fresh sandboxed interpreter, on a package view
-  without labkit's own implementation; ``untrusted``: the one reader of what a sandbox wrote;
+  without labkit's own implementation (what a sandbox wrote is read by ``labkit.untrusted`` only);
 - ``sandbox``, ``isolate``, ``limits``: bubblewrap's view of the machine, running a command in it (the notebook
   through ``python -m labkit.execute``, every cell), and the watchdog of resident memory, processes and CPU;
 - ``checks``: running a lab's checks; ``report``: feedback, summary and the written answers;

@@ -33,7 +33,7 @@ from labkit.exercises.harness import Case, encode_cases
 from labkit.exercises.source import Program, labkit_names, program
 from labkit.grading.checks import CheckResult
 from labkit.grading.isolate import run_sandboxed
-from labkit.grading.untrusted import read_json, read_npz
+from labkit.untrusted import read_json, read_npz
 
 __all__ = ["STARTUP", "Room", "grade_exercise", "package_view", "run_room", "uses_reference"]
 

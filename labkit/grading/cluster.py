@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit import imports
 from labkit.errors import LabkitError
 from labkit.files import atomic_path
 
@@ -99,43 +100,6 @@ def content_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _imports(file: Path) -> set[str]:
-    """The ``labkit`` modules a source file imports, anywhere in it (function-level imports too), and for
-    ``from labkit.x import y`` also ``labkit.x.y`` (a module, or a name the closure leaves out)."""
-    import ast
-
-    found = set()
-    for node in ast.walk(ast.parse(file.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.split(".")[0] == "labkit"}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "labkit" and not node.level:
-            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
-    return found
-
-
-def module_closure(modules: Iterable[str], root: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Every labkit module that ``modules`` import, directly or not (their packages' ``__init__`` too): name ->
-    source file, under ``root`` (the folder holding the ``labkit`` package; default: this labkit's)."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
-
-    def source(name: str) -> Path | None:
-        base = root.joinpath(*name.split("."))
-        return next((p for p in (base / "__init__.py", base.with_suffix(".py")) if p.is_file()), None)
-
-    found: dict[str, Path] = {}
-    todo = list(modules)
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for cut in range(1, len(parts) + 1):
-            module = ".".join(parts[:cut])
-            path = source(module)
-            if path is not None and module not in found:
-                found[module] = path
-                todo.extend(_imports(path))
-    return found
-
-
 def checks_version(lab: int | str | None = None, root: str | os.PathLike | None = None) -> str:
     """The version of a lab's grading: sha256 of every labkit module its declaration (checks, checkers, labkit's
     references) and the grader (clean room, sandbox, checks) import, directly or not: an edited reference
@@ -145,7 +109,7 @@ def checks_version(lab: int | str | None = None, root: str | os.PathLike | None 
     chosen = [labs.get(lab)] if lab is not None else list(labs.LABS.values())
     start = [f"labkit.labs.{inspect.getmodule(declared.prepare or declared.checks[0].run).__name__.rsplit('.', 1)[1]}"
              for declared in chosen] + ["labkit.grading.one", "labkit.grading.cleanroom", "labkit.exercises.harness"]
-    closure = module_closure(start, root)
+    closure = imports.closure(start, root)
     h = hashlib.sha256()
     for name in sorted(closure):
         h.update(name.encode() + b"\0" + closure[name].read_bytes() + b"\0")

@@ -1,6 +1,6 @@
 """Grading one submission: its notebook run in the sandbox (does it run to its end?), its coding exercises tested
 in clean rooms on the grader's hidden cases (``labkit.grading.cleanroom``), then the lab's checks on what the
-grader observed and recomputed itself. What the sandbox wrote is read by ``labkit.grading.untrusted`` only."""
+grader observed and recomputed itself. What the sandbox wrote is read by ``labkit.untrusted`` only."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from labkit.grading import exercises
 from labkit.grading.checks import CheckResult, failed_checks, run_checks
 from labkit.grading.isolate import run_sandboxed
 from labkit.grading.submissions import Submission
-from labkit.grading.untrusted import read_notebook
 from labkit.labs import Context
+from labkit.untrusted import read_notebook
 
 
 @dataclass

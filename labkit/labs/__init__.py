@@ -2,9 +2,13 @@
 sizes, the key results it records (and how the golden check compares them), its grading checks.
 
 ``LABS`` maps each lab's name (its notebook's file name) to its ``Lab``; ``get`` finds one by name, number
-(``1``, ``"01"``) or short name (``"attention_maps"``); ``setup`` is a notebook's setup cell in one call;
+(``1``, ``"01"``) or short name (``"attention_maps"``), as ``find_lab`` does among any notebooks' names;
+``notebooks_dir`` is the repository's ``notebooks/``; ``setup`` is a notebook's setup cell in one call;
 ``sync_notebooks`` writes the notebooks' ``parameters`` cells from the declarations
 (``python -m labkit.labs sync``).
+
+The lab registry is the layer above labkit's methods: it imports them, and only ``runner``, ``assign``,
+``grading`` and ``student`` import it (``tests/test_layering.py``).
 
 Where each idea lives: ``_spec`` (``Lab``, ``Param``, ``Check``, profiles), ``_validate`` (parameter checks),
 ``_checks`` (what a grading check reads, and the shared checks), ``golden`` (tolerances and the golden
@@ -14,25 +18,44 @@ comparison), ``shared`` (the parameters every lab has), and one module per lab.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
+from pathlib import Path
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, max_steps
 from labkit.labs import attention_maps, network_visualisation, noise_fooling, universal_masked_image
 from labkit.labs._checks import Context
-from labkit.labs._spec import DEFAULT_PROFILE, PROFILES, Check, Lab, check_profile, literal, max_steps
+from labkit.labs._spec import DEFAULT_PROFILE, PROFILES, Check, Lab, Param, check_profile, literal
 
 LABS: dict[str, Lab] = {m.LAB.name: m.LAB for m in (attention_maps, network_visualisation, noise_fooling,
                                                     universal_masked_image)}
 
 
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` folder, the labs' notebooks (labkit is installed editable from it)."""
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def find_lab(name: str | int, names: Iterable[str]) -> str:
+    """The lab called ``name`` among ``names`` (notebook names, ``NN_short_name``): its full name, its number
+    (``1``, ``"01"``, ``1`` as an int) or its short name (``attention_maps``); else one error naming the closest."""
+    names = list(names)
+    key = str(name).strip()
+    if key in names:
+        return key
+    if key.isdigit():
+        hits = [n for n in names if n[:2].isdigit() and int(n[:2]) == int(key)]
+    else:
+        hits = [n for n in names if n.split("_", 1)[-1] == key]
+    if len(hits) == 1:
+        return hits[0]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise LabkitError(f"unknown lab {name!r}{hint}; labs: {', '.join(names)}")
+
+
 def get(name: str | int) -> Lab:
     """The lab called ``name``: ``01_attention_maps``, ``attention_maps``, ``01``, ``1`` or ``1`` as an int."""
-    key = str(name).strip()
-    for lab in LABS.values():
-        if key in (lab.name, lab.name.split("_", 1)[1]) or (key.isdigit() and int(key) == lab.number):
-            return lab
-    close = difflib.get_close_matches(key, list(LABS), n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise LabkitError(f"unknown lab {name!r}{hint}; labs: {', '.join(LABS)}")
+    return LABS[find_lab(name, LABS)]
 
 
 def exercise(name: str):
@@ -48,8 +71,8 @@ def exercise(name: str):
                       f"{', '.join(e.name for e in lab.exercises)}")
 
 
-__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Check", "Context", "Lab", "check_profile", "exercise", "get",
-           "literal", "max_steps", "setup", "sync_notebooks"]
+__all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Check", "Context", "Lab", "Param", "check_profile", "exercise",
+           "find_lab", "get", "literal", "max_steps", "notebooks_dir", "setup", "sync_notebooks"]
 
 
 def setup(name: str | int, namespace: dict) -> None:
@@ -73,11 +96,9 @@ def setup(name: str | int, namespace: dict) -> None:
 def sync_notebooks(folder=None) -> list[str]:
     """Write each lab's ``parameters`` cell from its declaration into ``notebooks/<name>.ipynb`` (the notebooks'
     parameter cells are generated, never edited by hand); returns the notebooks that changed."""
-    from pathlib import Path
-
     import nbformat
 
-    folder = Path(folder) if folder else Path(__file__).resolve().parents[2] / "notebooks"
+    folder = Path(folder) if folder else notebooks_dir()
     changed = []
     for lab in LABS.values():
         path = folder / f"{lab.name}.ipynb"

@@ -4,7 +4,7 @@ lab uses.
 Points come from what the grader observes and recomputes in its own process: how the notebook's run ended,
 whether its exercises are the student's own and done (``labkit.grading.cleanroom``), and what a student's
 function returned when the grader ran it on a case of its own (``Check.case``). What the notebook merely
-recorded (``results.json``, its outputs) is read as hostile data (``labkit.grading.untrusted``) and earns
+recorded (``results.json``, its outputs) is read as hostile data (``labkit.untrusted``) and earns
 nothing: such checks are shown, worth 0. Students see a check's message, never its code.
 """
 
@@ -39,8 +39,8 @@ class Context:
     def results(self) -> dict:
         """The key results the notebook recorded (its outputs, then ``results.json``): untrusted, worth nothing."""
         if not hasattr(self, "_results"):
-            from labkit.grading.untrusted import read_json
             from labkit.results import MIME
+            from labkit.untrusted import read_json
 
             data: dict = {}
             for cell in (self.notebook or {}).get("cells", []):
@@ -56,7 +56,7 @@ class Context:
     def array(self, name):
         """The ``.npy`` array ``name`` the notebook saved in its ``out_dir`` (None: missing, a link, not a plain
         array, or a path that leaves the folder)."""
-        from labkit.grading.untrusted import read_npy
+        from labkit.untrusted import read_npy
 
         if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
             return None

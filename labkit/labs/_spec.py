@@ -4,11 +4,10 @@ records, its grading checks, its exercises and the parameters its notebook is gr
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, max_steps
 from labkit.labs.golden import Result
 
 PROFILES = ("quick", "standard", "full")  # CI; a student's CPU; the seeds' own scale, on a GPU
@@ -19,7 +18,7 @@ DEFAULT_PROFILE = "standard"
 class Param:
     """One notebook parameter. ``check(value)`` returns the value to use (a list for a single name, say) or
     raises ``LabkitError``; ``sized``: ``None`` takes the profile's value; ``capped``: an iteration count
-    that ``LABKIT_MAX_STEPS`` caps."""
+    that ``LABKIT_MAX_STEPS`` caps (``labkit.errors.max_steps``; the loop that takes it caps it again)."""
 
     name: str
     default: object
@@ -133,18 +132,6 @@ def check_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise LabkitError(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
     return profile
-
-
-def max_steps(steps: int) -> int:
-    """``steps``, capped by the environment variable ``LABKIT_MAX_STEPS`` when it is set (as tf-keras-vis'
-    ``TF_KERAS_VIS_MAX_STEPS``)."""
-    cap = os.environ.get("LABKIT_MAX_STEPS")
-    if not cap:
-        return steps
-    try:
-        return max(1, min(steps, int(cap)))
-    except ValueError:
-        raise LabkitError(f"LABKIT_MAX_STEPS must be an integer, got {cap!r}") from None
 
 
 def literal(value) -> str:

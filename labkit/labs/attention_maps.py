@@ -1,7 +1,7 @@
 """Lab 1, attention maps (seeds 000 and 003): notebooks/01_attention_maps.ipynb."""
 
+from labkit.exercises import Exercise
 from labkit.exercises import attention_maps as ex
-from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import Context, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -125,7 +125,7 @@ LAB = Lab(1, "01_attention_maps", "Attention maps, answered with numbers", param
                        reference=("labkit.modifiers:RectifiedBackpropagation", "labkit.modifiers:backprop_modifiers",
                                   "labkit.attribution.tf_keras_vis:modified_model")),
               Exercise("1.3", "Grad-CAM from the CAM layer's activations and gradients", 3, ("gradcam_from",),
-                       ex.GradcamFrom(), reference=("labkit.attribution.gradcam:_cam",)),
+                       ex.GradcamFrom(), reference=("labkit.attribution._core:_cam",)),
               Exercise("1.4", "why do vanilla, guided and rectified Grad-CAM agree, or differ, at a CAM layer?", 2),
               Exercise("1.5", "which map is most faithful, and does the computed ranking agree with what you see?", 2),
           ))

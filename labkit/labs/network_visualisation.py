@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from labkit.exercises import Exercise
 from labkit.exercises import network_visualisation as ex
-from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -102,7 +102,7 @@ assert set(PROFILE_SIZES) == set(PROFILES)
 def prepare(p: dict) -> dict:
     """Class indices, the saliency models whose weights are here, and every loop's settings checked against the
     model's input size."""
-    from labkit import attacks, imagenet, images, models, probe
+    from labkit import attacks, confidence, imagenet, images, models
     from labkit.errors import LabkitError
 
     size = models.spec(p["model_name"]).input_size
@@ -116,7 +116,8 @@ def prepare(p: dict) -> dict:
     for iterations, show, l2, lr in loops:
         attacks.check_visualisation(size, iterations, p["vis_max_jitter"], p["vis_blur_every"], show, l2, lr,
                                     p["vis_blur_sigma"])
-    saliency_names, skipped = probe.available_models(p["saliency_models"], skip_missing=p["skip_missing_models"])
+    saliency_names, skipped = confidence.available_models(p["saliency_models"],
+                                                          skip_missing=p["skip_missing_models"])
     return {"size": size, "saliency_names": saliency_names, "saliency_skipped": list(skipped),
             "fool_target_id": imagenet.index(p["fool_target"]),
             "vis_ids": [imagenet.index(c) for c in p["vis_classes"]], "sweep_id": imagenet.index(p["sweep_class"]),
@@ -162,7 +163,8 @@ def fooling_image_really_fools(ctx: Context) -> tuple[bool, str]:
 # in a result (a threshold, lambda, eta) and success rates far from the cap: exact.
 PROB = close(abs=2e-3, why="a forward pass")
 ITERATIONS = close(abs=4, rel=0.35, why="steps of a chaotic loop")
-FIRST_OVER = close(abs=6, rel=0.5, why="first step of a class visualisation over the threshold (30 -> 43 under SSE4.1)")
+FIRST_OVER = close(abs=10, rel=1.0, why="first step of a class visualisation over the threshold (30 -> 43 under "
+                   "SSE4.1; 30 -> 56 on an AMD EPYC with AVX-512: oneDNN's default, AVX2 or 1 thread)")
 LINF = close(rel=0.4, why="the last step's overshoot, after a chaotic number of steps")
 L2 = close(rel=0.15, why="the path's length, after a chaotic number of steps")
 PEAK = close(abs=0.1, why="the peak probability of a class visualisation")

@@ -1,7 +1,7 @@
 """Lab 3, fooling with noise (seed 002): notebooks/03_noise_fooling.ipynb."""
 
+from labkit.exercises import Exercise
 from labkit.exercises import noise_fooling as ex
-from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import probabilities, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -92,7 +92,7 @@ assert set(PROFILE_SIZES) == set(PROFILES)
 
 def prepare(p: dict) -> dict:
     """The models to run (every one's weights checked here, before any loads) and the attribution model."""
-    from labkit import models, probe
+    from labkit import confidence, models
     from labkit.errors import LabkitError
 
     # the profile's list holds models a student may not have; a model named on purpose is wanted
@@ -104,7 +104,7 @@ def prepare(p: dict) -> dict:
         raise LabkitError(f"need occlusion_stride <= occlusion_window <= {attr_size} (the input of {attr_name}), "
                           f"got stride {p['occlusion_stride']}, window {p['occlusion_window']}")
     models.check_weights(attr_name)  # one error naming the fix if the attribution model's weights are missing
-    probe_names, skipped = probe.available_models(p["model_names"], skip_missing=skip)
+    probe_names, skipped = confidence.available_models(p["model_names"], skip_missing=skip)
     return {"skip_missing_models": skip, "attr_name": attr_name, "attr_size": attr_size, "probe_names": probe_names,
             "skipped": skipped}
 
@@ -150,7 +150,7 @@ LAB = Lab(3, "03_noise_fooling", "Fooling with noise: statistics, IG, noise tunn
               Exercise("3.1", "the article's noise generator, with its uint8 wrap-around", 2, ("seed_noise",),
                        ex.SeedNoise(), reference=("labkit.images:seed002_noise",)),
               Exercise("3.2", "the article's confidence statistics", 2, ("confidence_stats",), ex.ConfidenceStats(),
-                       reference=("labkit.probe:confidence_table",)),
+                       reference=("labkit.confidence:confidence_table",)),
               Exercise("3.3", "occlusion's sliding window", 3, ("occlusion_map",), ex.Occlusion(),
                        reference=("labkit.attribution.occlusion:occlusion",
                                   "labkit.attribution.occlusion:occlusion_windows")),

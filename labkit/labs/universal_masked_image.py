@@ -1,7 +1,7 @@
 """Lab 4, the universal masked image (seed 001): notebooks/04_universal_masked_image.ipynb."""
 
+from labkit.exercises import Exercise
 from labkit.exercises import universal_masked_image as ex
-from labkit.exercises._spec import Exercise
 from labkit.labs import _validate as v
 from labkit.labs._checks import MODEL_LOCK, Context, model, records, runs
 from labkit.labs._spec import PROFILES, Check, Lab, Param
@@ -95,7 +95,7 @@ def prepare(p: dict) -> dict:
                     runs_.append((name, k, kind, other))
     for _, k, kind, opt in runs_:
         attacks.check_universal_params(k, None if targets is None else targets[:k], mask_kind=kind, hidden=p["hidden"],
-                                       size=p["image_size"], optimizer=opt, lr=p["learning_rate"],
+                                       size=p["image_size"], optimizer=opt, learning_rate=p["learning_rate"],
                                        steps=p["step_cap"], seed=p["seed"])
     return {"main_name": main_name, "opt_names": opt_names, "other_optimizer": other, "runs": runs_,
             "check_names": [models.spec(m).name for m in p["transfer_models"]],

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, check_steps
 from labkit.metrics._utils import as_maps
 from labkit.models import CAFFE_MEAN_BGR, PREDICT_BATCH, input_batch, predict, target_ids
 
@@ -55,12 +55,12 @@ def importance_ranks(maps: np.ndarray, seed: int = 0) -> np.ndarray:
     return ranks.reshape(m.shape)
 
 
-def _check_steps(steps: int, *baselines: str) -> None:
+def _check_steps(steps: int, *baselines: str) -> int:
+    """``steps``, checked and capped by ``LABKIT_MAX_STEPS``, after the ``baselines``' names."""
     for b in baselines:
         if b not in FILLS:
             raise LabkitError(f"unknown baseline {b!r}; one of {', '.join(FILLS)}")
-    if steps < 1:
-        raise LabkitError(f"steps must be at least 1, got {steps}")
+    return check_steps("steps", steps)
 
 
 def _endpoints(model, x, ids, baselines, batch_size) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -89,7 +89,7 @@ def _steps(model, x, ranks, ids, steps, ends, deletion, batch_size):
 
 
 def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, deletion):
-    _check_steps(steps, baseline)
+    steps = _check_steps(steps, baseline)
     x = input_batch(model, images)
     m = as_maps(maps)
     if m.shape != x.shape[:3]:
@@ -101,7 +101,8 @@ def _curve(model, images, maps, targets, steps, baseline, seed, batch_size, dele
 
 def deletion_curve(model, images, maps, targets, steps: int = 16, baseline: str = "gray", seed: int = 0,
                    batch_size: int = PREDICT_BATCH) -> tuple[np.ndarray, np.ndarray]:
-    """Target probability as the most important pixels are replaced by ``baseline``, in ``steps``.
+    """Target probability as the most important pixels are replaced by ``baseline``, in ``steps`` (capped by
+    ``LABKIT_MAX_STEPS``).
 
     Returns ``(fractions, curves)``: ``steps + 1`` fractions from 0 to 1, curves ``(n, steps + 1)``.
     A faithful map makes the probability fall fast: low AUC is good. As in RISE, deleted pixels
@@ -139,7 +140,7 @@ def faithfulness(model, images, maps: Mapping[str, np.ndarray], targets, steps: 
 
     x = input_batch(model, images)
     ids = target_ids(model, targets, len(x))
-    _check_steps(steps, deletion_baseline, insertion_baseline)
+    steps = _check_steps(steps, deletion_baseline, insertion_baseline)
     for name, m in maps.items():
         if as_maps(m).shape != x.shape[:3]:
             raise LabkitError(f"maps of {name!r} have shape {np.shape(m)}, images {x.shape[:3]}")

@@ -11,7 +11,8 @@ Where each idea lives:
 - ``weights``: ``load_model`` and ``check_weights`` (Keras' cache, a file, or the offline packages);
 - ``lite``: the EfficientNet-Lite architecture; ``torch_pickle``: the NumPy reader of its weights;
 - ``layers``: ``Dense`` with a fast input gradient, in the Keras applications (VGG16's fc1);
-- ``forward``: ``predict``, ``logits_model``, ``input_gradient``, ``target_ids``, input batches;
+- ``forward``: ``predict``, ``logits_model``, ``input_gradient``, ``target_ids``, input batches, the compiled
+  steps' ``batch_signature`` and ``target_score``;
 - ``cache``: the per-model cache of compiled functions and clones, and ``release``.
 """
 
@@ -19,6 +20,7 @@ from labkit.models.cache import cached, cached_models, release
 from labkit.models.forward import (
     OUTPUTS,
     PREDICT_BATCH,
+    batch_signature,
     check_output,
     class_scores,
     compiled_forward,
@@ -30,6 +32,7 @@ from labkit.models.forward import (
     predict,
     score_gradient,
     target_ids,
+    target_score,
 )
 from labkit.models.lite import build_efficientnet_lite
 from labkit.models.preprocessing import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, preprocess_layer
@@ -48,8 +51,8 @@ from labkit.models.torch_pickle import read_torch_state_dict
 from labkit.models.weights import check_weights, load_model
 
 __all__ = ["ALIASES", "CAFFE_MEAN_BGR", "IMAGENET_MEAN", "IMAGENET_STD", "OFFLINE_DEFAULT", "OUTPUTS", "PREDICT_BATCH",
-           "REGISTRY", "ModelSpec", "build_efficientnet_lite", "cache_dir", "cached", "cached_models", "check_output",
-           "check_weights",
-           "class_scores", "compiled_forward", "input_batch", "input_gradient", "input_size", "keras_models_dir",
-           "keras_weights_path", "load_model", "logits_model", "num_classes", "predict", "preprocess_layer",
-           "read_torch_state_dict", "release", "resolve_auto", "score_gradient", "spec", "target_ids"]
+           "REGISTRY", "ModelSpec", "batch_signature", "build_efficientnet_lite", "cache_dir", "cached",
+           "cached_models", "check_output", "check_weights", "class_scores", "compiled_forward", "input_batch",
+           "input_gradient", "input_size", "keras_models_dir", "keras_weights_path", "load_model", "logits_model",
+           "num_classes", "predict", "preprocess_layer", "read_torch_state_dict", "release", "resolve_auto",
+           "score_gradient", "spec", "target_ids", "target_score"]

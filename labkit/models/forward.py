@@ -99,27 +99,38 @@ def compiled_forward(model, output: str = "probability") -> Callable:
 
     def build():
         f = class_scores(model, output)
-        return tf.function(lambda x: f(x, training=False), input_signature=[_images_spec(model)])
+        return tf.function(lambda x: f(x, training=False), input_signature=batch_signature(model)[:1])
 
     return cached(model, ("forward", output), build)
 
 
-def _images_spec(model):
+def batch_signature(model) -> list:
+    """``[images, targets]``, the ``tf.function`` input signature of a batch and its per-image target classes, any
+    batch size: ``(None, h, w, c)`` float32 at ``model``'s input and ``(None,)`` int32. Every compiled step uses
+    it (the forward takes the first)."""
     import tensorflow as tf
 
-    return tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+    return [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32), tf.TensorSpec([None], tf.int32)]
 
 
-def score_gradient(f: Callable, x, target):
+def target_score(outputs, targets):
+    """Traceable: each image's output for its own target class, ``outputs[i, ..., targets[i]]`` (the last axis
+    holds the classes; tf-keras-vis' ``CategoricalScore``)."""
+    import tensorflow as tf
+
+    return tf.gather(outputs, targets, axis=len(outputs.shape) - 1, batch_dims=1)
+
+
+def score_gradient(f: Callable, x, targets):
     """Traceable: ``(outputs, score, d score / d x)`` of ``f`` on a batch ``x``, ``score`` the output of each
-    image's ``target`` class. The one input gradient: the compiled steps of IG, the fooling attack and the
-    benchmarks' reference are built on it."""
+    image's target class (``target_score``). The one input gradient: the compiled steps of IG, the fooling attack
+    and the benchmarks' reference are built on it."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
         tape.watch(x)
         out = f(x, training=False)
-        score = tf.gather(out, target, axis=1, batch_dims=1)
+        score = target_score(out, targets)
     return out, score, tape.gradient(score, x)
 
 
@@ -133,9 +144,9 @@ def input_gradient(model, output: str = "logit") -> Callable:
     def build():
         f = class_scores(model, output)
 
-        @tf.function(input_signature=[_images_spec(model), tf.TensorSpec([None], tf.int32)])
-        def gradient(x, target):
-            _, score, grad = score_gradient(f, x, target)
+        @tf.function(input_signature=batch_signature(model))
+        def gradient(x, targets):
+            _, score, grad = score_gradient(f, x, targets)
             return score, grad
 
         return gradient

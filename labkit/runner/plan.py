@@ -13,14 +13,9 @@ from pathlib import Path
 
 from labkit import labs
 from labkit.errors import LabkitError
-from labkit.labs._spec import literal
+from labkit.labs import literal, notebooks_dir
 
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
-
-
-def notebooks_dir() -> Path:
-    """The repository's ``notebooks/`` folder (labkit is installed editable from the repository)."""
-    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def find_notebooks(folder: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -33,19 +28,9 @@ def find_notebooks(folder: str | os.PathLike | None = None) -> dict[str, Path]:
 
 
 def resolve_lab(name: str, found: dict[str, Path]) -> str:
-    """A lab's full name from ``01``, ``1``, ``attention_maps`` or ``01_attention_maps``."""
-    key = name.strip()
-    if key in found:
-        return key
-    if key.isdigit():
-        hits = [lab for lab in found if lab[:2].isdigit() and int(lab[:2]) == int(key)]
-    else:
-        hits = [lab for lab in found if lab.split("_", 1)[-1] == key]
-    if len(hits) == 1:
-        return hits[0]
-    close = difflib.get_close_matches(key, list(found), n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise LabkitError(f"unknown lab {name!r}{hint}; labs: {', '.join(found)}")
+    """A lab's full name among the notebooks ``found``, from ``01``, ``1``, ``attention_maps`` or
+    ``01_attention_maps`` (``labkit.labs.find_lab``)."""
+    return labs.find_lab(name, found)
 
 
 def parameters(name: str, path: Path) -> dict[str, tuple[str, str]]:
