@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.exercises.source import python_source
 
 QUESTION_KEYS = {"name", "points", "manual", "check_cell", "export", "all_or_nothing"}  # otter's keys
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -137,22 +138,10 @@ def question(cell, n: int, err: Errors) -> Question:
     return Question(str(name), points, manual, n)
 
 
-def _python(source: str) -> str:
-    """Cell source as plain Python (IPython magics and shell escapes turned into calls)."""
-    if "%" not in source and "!" not in source:
-        return source
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:  # no IPython: a magic then reads as a syntax error, named with its cell
-        return source
-
-    return TransformerManager().transform_cell(source)
-
-
 def parse(source: str, n: int, err: Errors, what: str) -> ast.Module:
     """The syntax tree of a code cell's source; a syntax error names the cell and line."""
     try:
-        return ast.parse(_python(source))
+        return ast.parse(python_source(source))
     except SyntaxError as exc:
         raise err(n, f"{what} does not parse: line {exc.lineno}: {exc.msg}") from None
 

@@ -29,13 +29,24 @@ Arrays = dict[str, np.ndarray]
 class Checker:
     """How one coding exercise is checked (see the module's docstring)."""
 
-    def public(self, functions: Mapping[str, Callable]) -> list[str]:
+    def public_cases(self) -> list[Case]:
+        """The self-check's cases: fixed inputs, on a tiny model."""
         raise NotImplementedError
+
+    def public(self, functions: Mapping[str, Callable]) -> list[str]:
+        """The self-check: the first problem over the public cases, in words that may name their values."""
+        from labkit.exercises.harness import call_case
+
+        for case in self.public_cases():
+            problem = self.grade(case, call_case(functions, case), public=True)
+            if problem:
+                return [problem]
+        return []
 
     def cases(self, seed: int) -> list[Case]:
         raise NotImplementedError
 
-    def grade(self, case: Case, outputs: Arrays) -> str:
+    def grade(self, case: Case, outputs: Arrays, public: bool = False) -> str:
         raise NotImplementedError
 
 

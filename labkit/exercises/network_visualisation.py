@@ -6,9 +6,9 @@ from functools import cache
 
 import numpy as np
 
-from labkit.exercises._common import RELU, TANH10, close, images, outputs, shape_problem, tiny
+from labkit.exercises._common import RELU, TANH10, close, images, shape_problem, tiny
 from labkit.exercises._spec import Checker
-from labkit.exercises.harness import Case, Model
+from labkit.exercises.harness import Case, Model, call_case
 
 
 def saliency_reference(model, x: np.ndarray, targets) -> np.ndarray:
@@ -22,10 +22,8 @@ def saliency_reference(model, x: np.ndarray, targets) -> np.ndarray:
 class SaliencyMap(Checker):
     """2.1: ``saliency_map(model, x, targets)``: ``(n, h, w)``, max over colour of |d logit / d pixel|."""
 
-    def public(self, functions) -> list[str]:
-        case = Case("saliency_map", (TANH10, images(3), np.array([2, 6])))
-        problem = self.grade(case, outputs(functions, case), public=True)
-        return [problem] if problem else []
+    def public_cases(self) -> list[Case]:
+        return [Case("saliency_map", (TANH10, images(3), np.array([2, 6])))]
 
     def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
@@ -117,11 +115,11 @@ class FoolingLoop(Checker):
         x = images(4)[0]
         target = (int(np.argmax(_margins(x))) + 5) % 10
         one = Case("make_fooling_image", (TANH10, x, target), {"lr": 0.2, "max_iterations": 1})
-        image = outputs(functions, one)["image"]
+        image = call_case(functions, one)["image"]
         if not close(image, fooling_reference(TANH10, x, target, 0.2, 1)[0], 2e-3):
             return ["one step (max_iterations=1, lr=0.2) is not CS231n's: z += lr * g / ||g||_2 in normalised units "
                     "(g the gradient of the target's logit with respect to z), then pixels clamped to 0..255"]
-        full = outputs(functions, Case("make_fooling_image", (TANH10, x, target)))
+        full = call_case(functions, Case("make_fooling_image", (TANH10, x, target)))
         problem = self._problem(x, target, 1.0, CAP, full["image"], full["iterations"], True)
         return [problem] if problem else []
 
@@ -182,14 +180,8 @@ class VisualiseStep(Checker):
 
         return attacks.to_cs231n(images(seed, 1)[0])
 
-    def public(self, functions) -> list[str]:
-        z = self._z(5)
-        for blur in (False, True):
-            case = Case("visualise_step", (TANH10, z, 4, (3, 5), 1e-3, 25.0, blur))
-            problem = self.grade(case, outputs(functions, case), public=True)
-            if problem:
-                return [problem]
-        return []
+    def public_cases(self) -> list[Case]:
+        return [Case("visualise_step", (TANH10, self._z(5), 4, (3, 5), 1e-3, 25.0, blur)) for blur in (False, True)]
 
     def cases(self, seed: int) -> list[Case]:
         rng = np.random.default_rng(seed)
