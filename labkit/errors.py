@@ -2,8 +2,13 @@
 (``LABKIT_MAX_STEPS``) that every loop taking a step count applies."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
+
+_UNCAPPED: ContextVar[bool] = ContextVar("labkit_uncapped", default=False)
 
 
 class LabkitError(ValueError):
@@ -34,12 +39,23 @@ def max_steps(steps: int) -> int:
     """``steps``, capped by the environment variable ``LABKIT_MAX_STEPS`` when it is set (as tf-keras-vis'
     ``TF_KERAS_VIS_MAX_STEPS``): read at every call, so a test or a notebook may set it at any time."""
     cap = os.environ.get("LABKIT_MAX_STEPS")
-    if not cap:
+    if not cap or _UNCAPPED.get():
         return steps
     try:
         return max(1, min(steps, int(cap)))
     except ValueError:
         raise LabkitError(f"LABKIT_MAX_STEPS must be an integer, got {cap!r}") from None
+
+
+@contextmanager
+def uncapped() -> Iterator[None]:
+    """Loops in this block take their whole step count, whatever ``LABKIT_MAX_STEPS`` says: the grader's
+    references and the cases it makes (a student's loop knows no cap, so labkit's own must not either)."""
+    token = _UNCAPPED.set(True)
+    try:
+        yield
+    finally:
+        _UNCAPPED.reset(token)
 
 
 def check_steps(name: str, value) -> int:

@@ -193,3 +193,19 @@ def test_editing_a_reference_function_regrades(tmp_path):
         assert after != before, edited
         before = after
     assert "labkit.attacks.fooling" in imports.closure(["labkit.labs.network_visualisation"])
+
+
+def test_the_step_cap_never_reaches_the_graders_references(monkeypatch):
+    """LABKIT_MAX_STEPS speeds a lab's loops; a student's fooling loop knows no cap, so neither may labkit's
+    reference it is compared with (nor the cases drawn by it)."""
+    from planted import functions
+
+    from labkit.exercises.harness import run_cases
+
+    ex = labs.exercise("2.2")
+    uncapped_cases = ex.checker.cases(3)
+    monkeypatch.setenv("LABKIT_MAX_STEPS", "1")
+    cases = ex.checker.cases(3)
+    assert [c.args[2] for c in cases] == [c.args[2] for c in uncapped_cases]
+    result = cleanroom.score(ex, cases, run_cases(functions("2.2"), ex.defines, cases))
+    assert result.passed, result.message

@@ -209,6 +209,7 @@ def run_room(prog: Program, exercise: Exercise, cases: Sequence[Case], *, timeou
         (job / "job.json").write_text(json.dumps({"defines": list(exercise.defines), "cwd": str(work)}))
         encode_cases(cases, job)
         real = str(Path(labkit.__file__).resolve().parent)
+        env = {**(env or {}), "LABKIT_MAX_STEPS": ""}  # the student's code and labkit's alike: no step cap
         run = run_sandboxed([sys.executable, "-m", "labkit.exercises.harness", str(job)], workdir=scratch, env=env,
                             timeout=timeout, memory_mb=memory_mb, sandbox=sandbox, readonly=[str(view), *data],
                             hidden=[real, *hidden], labkit_path=str(view))

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labkit import labs
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, uncapped
 from labkit.execute import EXIT_STATUS, INTERRUPT_GRACE, check_notebook
 from labkit.grading import exercises
 from labkit.grading.checks import CheckResult, failed_checks, run_checks
@@ -132,9 +132,11 @@ def grade_one(sub: Submission, lab: labs.Lab, out: Path, options: Options, *, hi
 
 
 def _resolved(lab: labs.Lab, params: dict) -> dict:
-    """The lab's parameters as the graded notebook gets them (what a lab check's own case is made from)."""
+    """The lab's parameters as the graded notebook gets them (what a lab check's own case is made from), loops at
+    their whole length: a student's loop knows no ``LABKIT_MAX_STEPS``."""
     try:
-        return lab.resolve({k: v for k, v in params.items() if k in lab.param_names})
+        with uncapped():
+            return lab.resolve({k: v for k, v in params.items() if k in lab.param_names})
     except LabkitError:
         return {}
 
