@@ -9,7 +9,7 @@ import sys
 import threading
 from contextlib import contextmanager
 
-from labkit import assign, grading, runner
+from labkit import assign, autograde, grading, runner
 from labkit.errors import LabkitError
 
 # TensorFlow's C++ lines that come before absl is initialised, so TF_CPP_MIN_LOG_LEVEL cannot hold them back:
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_classify)
     runner.add_cli(sub)  # labkit run
     grading.add_cli(sub)  # labkit grade
-    assign.add_cli(sub)  # labkit assign
+    assign.add_cli(sub, autograde.exporters())  # labkit assign (--format otter, nbgrader: labkit.autograde)
     return parser
 
 
