@@ -10,13 +10,13 @@ PY=${PYTHON:-python3}
 LABKIT_PY="$PWD/.venv/bin/python"
 [ -x "$LABKIT_PY" ] || { echo "no .venv: run bash scripts/setup.sh first" >&2; exit 1; }
 
-install() {  # venv, pip requirement, module to check
+install() {  # venv, pip requirement (name==version)
     local venv=$1 req=$2 version=${2#*==}
     if [ "$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('${req%%==*}'))" 2>/dev/null)" \
          != "$version" ]; then
         [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-        "$venv/bin/python" -m pip install -q "$req" 2>&1 | grep -v "is ignored" || true
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q "$req"
         "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('${req%%==*}') == '$version'"
     fi
 }

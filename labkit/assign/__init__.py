@@ -23,7 +23,8 @@ Output, for each master ``notebooks/<lab>.ipynb``: ``OUT/student/<lab>.ipynb`` a
 outputs cleared, written atomically, left untouched when their bytes would not change.
 
 Where each idea lives: ``_parse`` (one cell: markers, question YAML, solution splitting), ``_master`` (one
-notebook: blocks, the registry check, the leak guard), and here the release, ``paste_solutions`` and the CLI.
+notebook: blocks, the registry check, the leak guard), and here the release, ``paste_solutions`` and the CLI. The
+same labs for otter-grader and nbgrader (``--format``): ``labkit.autograde``, which the command line registers.
 """
 
 from __future__ import annotations

@@ -11,11 +11,9 @@ import re
 from dataclasses import dataclass
 
 from labkit import labs
-from labkit.assign._master import Master
+from labkit.assign import Master
 from labkit.errors import LabkitError
 from labkit.exercises import Exercise
-
-ROLES = ("shared", "student", "solution", "answer")
 
 
 @dataclass
@@ -115,6 +113,17 @@ def notebook(master: Master, cells: list) -> dict:
             cell["id"] = f"labkit-{k}"
         seen.add(cell["id"])
     return nb
+
+
+def writes(nb) -> str:
+    """The notebook as text, checked against nbformat's schema first (a bad one is labkit's bug: say so)."""
+    import nbformat
+
+    try:
+        nbformat.validate(nb)
+    except Exception as exc:  # noqa: BLE001 - nbformat's ValidationError, and what jsonschema raises with it
+        raise LabkitError(f"the exported notebook would not be valid: {str(exc)[:200]}") from None
+    return nbformat.writes(nb) + "\n"
 
 
 def slug(ex: Exercise, what: str) -> str:

@@ -141,14 +141,12 @@ def _answer(ex: Exercise, cells: list) -> dict:
 
 def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed: int = 0) -> list[Path]:
     """Write ``OUT/source/<lab>/<lab>.ipynb`` (an nbgrader assignment named after the lab) for each master notebook,
-    and ``OUT/nbgrader_config.py``. Every master is checked first; nothing is written on error. Returns the files
-    written."""
-    import nbformat
-
+    and ``OUT/nbgrader_config.py``. Every master is checked first; nothing is written on error. Returns the
+    export's files."""
     out = Path(out)
     files: dict[Path, str | bytes] = {}
     for m in [parse_master(path) for path in masters]:
-        files[out / "source" / m.lab.name / f"{m.lab.name}.ipynb"] = nbformat.writes(nbgrader_source(m, seed=seed))
+        files[out / "source" / m.lab.name / f"{m.lab.name}.ipynb"] = x.writes(nbgrader_source(m, seed=seed))
     files[out / "nbgrader_config.py"] = CONFIG
     assign.write_files(files, out)
     return list(files)

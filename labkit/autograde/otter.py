@@ -38,15 +38,13 @@ AUTOGRADER_FILES = "/autograder/source/files"  # where otter's grading image unp
 def _raw(text: str) -> dict:
     import nbformat
 
-    cell = nbformat.v4.new_raw_cell(text)
-    return cell
+    return nbformat.v4.new_raw_cell(text)
 
 
 def _code(text: str) -> dict:
     import nbformat
 
-    cell = nbformat.v4.new_code_cell(text)
-    return cell
+    return nbformat.v4.new_code_cell(text)
 
 
 def config(master: Master, wheel: str) -> str:
@@ -157,9 +155,7 @@ def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed
            wheel: str | os.PathLike | None = None) -> list[Path]:
     """Write ``OUT/<lab>.ipynb`` (a master for ``otter assign``) for each master notebook, ``OUT/requirements.txt``
     and labkit's wheel (``wheel``: one already built; default: built here). Every master is checked first;
-    nothing is written on error. Returns the files written."""
-    import nbformat
-
+    nothing is written on error. Returns the export's files."""
     parsed = [parse_master(path) for path in masters]
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="labkit-otter-") as tmp:
@@ -167,7 +163,7 @@ def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed
         if not built.is_file() or built.suffix != ".whl":
             raise LabkitError(f"not a wheel file: {built}")
         files: dict[Path, str | bytes] = {
-            out / f"{m.lab.name}.ipynb": nbformat.writes(otter_master(m, seed=seed, wheel=built.name)) + "\n"
+            out / f"{m.lab.name}.ipynb": x.writes(otter_master(m, seed=seed, wheel=built.name))
             for m in parsed}
         files[out / "requirements.txt"] = (
             "# labkit and its pinned dependencies (TensorFlow, Keras, ...), from the wheel in the autograder zip\n"
