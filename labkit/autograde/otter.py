@@ -28,6 +28,7 @@ from labkit.assign import Master, parse_master
 from labkit.autograde import _export as x
 from labkit.autograde import cases
 from labkit.errors import LabkitError
+from labkit.exercises import Exercise
 
 __all__ = ["AUTOGRADER_FILES", "PYTHON", "build_wheel", "export", "otter_master"]
 
@@ -90,12 +91,12 @@ def _test(config_lines: list[str], name: str, body: str, args: str = "") -> dict
     return _code(f"{conf}\ndef {name}({args}):\n    from labkit import autograde\n    {body}")
 
 
-def tests(item_ex, seed: int) -> list[dict]:
+def tests(ex: Exercise, seed: int) -> list[dict]:
     """The TESTS block of a coding exercise: the public checks (0 points), then one hidden test per hidden case."""
-    n = cases(item_ex.name, seed)
-    cells = [_test(["points: 0", "hidden: false"], "public_checks", x.public_call(item_ex, "env"), "env")]
+    n = cases(ex.name, seed)
+    cells = [_test(["points: 0", "hidden: false"], "public_checks", x.public_call(ex, "env"), "env")]
     for k in range(1, n + 1):
-        cells.append(_test(["hidden: true"], f"hidden_cases_{k}_of_{n}", x.hidden_call(item_ex, seed, k, n)))
+        cells.append(_test(["hidden: true"], f"hidden_cases_{k}_of_{n}", x.hidden_call(ex, seed, k, n)))
     return [_raw("# BEGIN TESTS"), *cells, _raw("# END TESTS")]
 
 
