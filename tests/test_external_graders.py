@@ -94,11 +94,27 @@ def _student_view(nb) -> list[tuple[str, str]]:
 # -- otter-grader -------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def otter_graded(tmp_path_factory):
+def wheel(tmp_path_factory):
+    """labkit's wheel, as labkit assign builds it: what the autograder's requirements.txt installs labkit from."""
+    return otter.build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.mark.parametrize("lab", list(labs.LABS.values()), ids=lambda lab: lab.name)
+def test_otter_assign_takes_every_lab_and_gives_students_labkits_notebook(lab, wheel, tmp_path):
+    exe = _tool(".venv-otter", "otter")
+    otter.export([notebooks_dir() / f"{lab.name}.ipynb"], tmp_path, seed=SEED, wheel=wheel)
+    _run([exe, "assign", f"{lab.name}.ipynb", "dist"], tmp_path, _env(".venv-otter"), timeout=600)
+    student = nbformat.read(tmp_path / "dist" / "student" / f"{lab.name}.ipynb", as_version=4)
+    assert _student_view(student) == _student_view(parse_master(notebooks_dir() / f"{lab.name}.ipynb").student)
+    assert sorted(p.stem for p in (tmp_path / "dist" / "autograder" / "tests").glob("*.py")) == \
+        sorted(ex.name for ex in lab.exercises if not ex.written)
+
+
+@pytest.fixture(scope="module")
+def otter_graded(tmp_path_factory, wheel):
     exe = _tool(".venv-otter", "otter")
     root = tmp_path_factory.mktemp("otter")
     env = _env(".venv-otter")
-    wheel = otter.build_wheel(root / "wheel")  # what the autograder's requirements.txt installs labkit from
     otter.export([notebooks_dir() / f"{LAB.name}.ipynb"], root / "assign", seed=SEED, wheel=wheel)
     _run([exe, "assign", f"{LAB.name}.ipynb", "dist"], root / "assign", env)
     dist = root / "assign" / "dist"
@@ -201,9 +217,19 @@ def nbgrader_graded(tmp_path_factory):
     return course, release, scores, leaked
 
 
-def test_nbgrader_generate_assignment_gives_students_labkits_stubs_and_no_hidden_test(nbgrader_graded):
-    course, release, _, _ = nbgrader_graded
-    master = parse_master(notebooks_dir() / f"{LAB.name}.ipynb")
+@pytest.mark.parametrize("lab", list(labs.LABS.values()), ids=lambda lab: lab.name)
+def test_nbgrader_generate_assignment_takes_every_lab_with_labkits_stubs(lab, tmp_path):
+    exe = _tool(".venv-nbgrader", "nbgrader")
+    nbgrader.export([notebooks_dir() / f"{lab.name}.ipynb"], tmp_path, seed=SEED)
+    _run([exe, "generate_assignment", lab.name], tmp_path, _env(".venv-nbgrader"), timeout=600)
+    release = nbformat.read(tmp_path / "release" / lab.name / f"{lab.name}.ipynb", as_version=4)
+    _same_stubs(lab, release)
+
+
+def _same_stubs(lab, release) -> None:
+    """The release's solution cells are labkit's student cells, nbgrader's '# YOUR CODE HERE' for labkit's comment;
+    no hidden test, no solution line reaches students."""
+    master = parse_master(notebooks_dir() / f"{lab.name}.ipynb")
     students = [c.source for c in master.student.cells if c.metadata.get("labkit", {}).get("kind") == "solution"]
     theirs = [c for c in release.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
     assert [c.source.replace("# YOUR CODE HERE", f"# exercise {c.metadata['labkit']['exercise']}: your code here")
@@ -213,6 +239,10 @@ def test_nbgrader_generate_assignment_gives_students_labkits_stubs_and_no_hidden
     secrets = [line.strip() for c in master.solution.cells if c.metadata.get("labkit", {}).get("kind")
                in ("solution", "answer") for line in c.source.splitlines() if len(line.strip()) > 20]
     assert not [s for s in secrets if s in text and s not in nbformat.writes(master.student)]
+
+
+def test_nbgrader_generate_assignment_gives_students_labkits_stubs_and_no_hidden_test(nbgrader_graded):
+    _same_stubs(LAB, nbgrader_graded[1])
 
 
 def test_nbgrader_autograde_gives_the_solution_every_point_and_the_unfilled_notebook_none(nbgrader_graded):
