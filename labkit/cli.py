@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labkit import assign, grading, handin, runner
+from labkit import assign, autograde, grading, handin, runner
 from labkit.errors import LabkitError
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_classify)
     runner.add_cli(sub)  # labkit run
     grading.add_cli(sub)  # labkit grade
-    assign.add_cli(sub)  # labkit assign
+    assign.add_cli(sub, autograde.exporters())  # labkit assign (--format otter, nbgrader: labkit.autograde)
     handin.add_cli(sub)  # labkit check
     return parser
 

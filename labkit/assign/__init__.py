@@ -25,7 +25,8 @@ Output, for each master ``notebooks/<lab>.ipynb``: ``OUT/student/<lab>.ipynb`` a
 outputs cleared, written atomically, left untouched when their bytes would not change.
 
 Where each idea lives: ``_parse`` (one cell: markers, question YAML, solution splitting), ``_master`` (one
-notebook: blocks, the registry check, the leak guard), and here the release, ``paste_solutions`` and the CLI.
+notebook: blocks, the registry check, the leak guard), and here the release, ``paste_solutions`` and the CLI. The
+same labs for otter-grader and nbgrader (``--format``): ``labkit.autograde``, which the command line registers.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import copy
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = ["ANSWER_TEXT", "Master", "Question", "Release", "add_cli", "lab_of", "parse_master", "paste_solutions",
-           "registry_file", "release", "stub"]
+           "registry_file", "release", "stub", "write_files"]
 
 
 @dataclass
@@ -93,13 +94,15 @@ def release(masters: Sequence[str | os.PathLike], out: str | os.PathLike) -> lis
     masters_resolved = {m.path.resolve() for m in parsed}
     if any(p.resolve() in masters_resolved for p in files):
         raise LabkitError(f"the release would overwrite a master notebook under {out}: choose another --out")
-    changed = set(_write_all(files, out))
+    changed = set(write_files(files, out))
     return [Release(m.lab.name, m.path, s, o, m.questions, [p for p in (s, o) if p in changed]) for m, s, o in plan]
 
 
-def _write_all(files: dict[Path, str], out: Path) -> list[Path]:
-    """Write every file to a staging folder, then move each into place; unchanged files are left alone."""
-    todo = {p: t for p, t in files.items() if not (p.is_file() and p.read_bytes() == t.encode())}
+def write_files(files: Mapping[Path, str | bytes], out: Path) -> list[Path]:
+    """Write every file (text or bytes) to a staging folder under ``out``, then move each into place; files whose
+    bytes would not change are left alone. Returns the files written."""
+    data = {p: t.encode() if isinstance(t, str) else t for p, t in files.items()}
+    todo = {p: t for p, t in data.items() if not (p.is_file() and p.read_bytes() == t)}
     if not todo:
         return []
     try:
@@ -111,7 +114,7 @@ def _write_all(files: dict[Path, str], out: Path) -> list[Path]:
         staged = {}
         for k, (path, text) in enumerate(todo.items()):
             tmp = staging / f"{k}{path.suffix}"
-            tmp.write_text(text, encoding="utf-8")
+            tmp.write_bytes(text)
             staged[path] = tmp
         for path, tmp in staged.items():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,15 +187,25 @@ def _cli(args) -> int:
     if missing:
         folder = Path(next(iter(found.values()))).parent
         raise LabkitError(f"no master notebook for {', '.join(missing)} in {folder} (expected {missing[0]}.ipynb)")
-    for r in release([found[name] for name in chosen], args.out):
+    masters = [found[name] for name in chosen]
+    if args.format != "labkit":
+        for path in args.exporters[args.format](masters, Path(args.out) / args.format, seed=args.seed or 0):
+            print(f"  {path}")
+        return 0
+    if args.seed is not None:
+        raise LabkitError("--seed is for --format otter or nbgrader (the hidden cases go into their tests); "
+                          "labkit grade takes its own --seed")
+    for r in release(masters, args.out):
         print(_line(r))
         for path in (r.student, r.solution):
             print(f"  {path}{'' if path in r.changed else '  (unchanged)'}")
     return 0
 
 
-def add_cli(sub) -> None:
-    """Register ``labkit assign`` on the ``labkit`` command line's subparsers."""
+def add_cli(sub, exporters: Mapping[str, Callable] | None = None) -> None:
+    """Register ``labkit assign`` on the ``labkit`` command line's subparsers; ``exporters``: other formats,
+    ``name -> export(masters, out, seed=)`` (``labkit.autograde``: otter and nbgrader)."""
+    exporters = dict(exporters or {})
     p = sub.add_parser("assign", help="release labs: student and solution notebooks from the master notebooks",
                        description="Write OUT/student/<lab>.ipynb and OUT/solution/<lab>.ipynb from each lab's master "
                                    "notebook (otter-grader's assign format), checked against the lab registry. "
@@ -202,4 +215,11 @@ def add_cli(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder: student/ and solution/")
     p.add_argument("--notebooks", default=None, metavar="DIR", help="folder of the master notebooks NN_name.ipynb "
                                                                    "(default: the repository's notebooks/)")
-    p.set_defaults(func=_cli)
+    p.add_argument("--format", default="labkit", choices=["labkit", *exporters],
+                   help="labkit (default): student and solution notebooks for labkit grade; otter: masters for "
+                        "otter-grader's otter assign (OUT/otter/); nbgrader: an nbgrader course's source notebooks "
+                        "(OUT/nbgrader/)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="otter and nbgrader: the seed of the hidden cases written into their tests (use a secret one; "
+                        "default 0)")
+    p.set_defaults(func=_cli, exporters=exporters)
