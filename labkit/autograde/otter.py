@@ -26,7 +26,7 @@ from pathlib import Path
 from labkit import assign
 from labkit.assign import Master, parse_master
 from labkit.autograde import _export as x
-from labkit.autograde import cases
+from labkit.autograde.kernel import cases
 from labkit.errors import LabkitError
 from labkit.exercises import Exercise
 
