@@ -3,7 +3,7 @@ and the clean room's runner. Nothing here knows an answer: the grader's package 
 out the checkers (and labkit's own implementation of the exercise under test).
 
 A ``Case`` is one call: which convention (``CALLS``), its arguments (arrays, numbers, strings, tuples, and
-``Model`` placeholders built where the call runs) and what a result must hold. ``run_cases`` calls a student's
+``Model`` placeholders built where the call runs) and what it is about, in words. ``run_cases`` calls a student's
 functions on cases and returns, per case, ``("ok", outputs)`` (a dict of arrays) or a status:
 
 - ``missing``: a function the exercise defines does not exist;
@@ -31,7 +31,8 @@ import numpy as np
 
 from labkit.errors import Unavailable
 
-__all__ = ["CALLS", "Case", "Model", "decode_cases", "encode_cases", "main", "run_cases"]
+__all__ = ["CALLS", "Case", "Model", "build", "call_case", "decode_cases", "encode_cases", "main", "run_case",
+           "run_cases"]
 
 
 @dataclass(frozen=True)
