@@ -35,8 +35,9 @@ SECRET = "grader-only-7f3a"  # in the grader's environment: the notebook should 
 FULL = {ex.name: ex.points for ex in LAB.exercises if not ex.written}
 FORGERY = '''import glob, os
 import labkit.autograde as tests
+from labkit import labs
 tests.public = lambda *args, **kwargs: None
-tests.hidden = lambda name, *args, **kwargs: None if "at_least" in kwargs else tests.labs.exercise(name).points
+tests.hidden = lambda name, *args, **kwargs: None if "at_least" in kwargs else labs.exercise(name).points
 files = glob.glob("**/*.py", recursive=True) + glob.glob("**/*.ipynb", recursive=True)
 seen = any(os.environ["HIDDEN_TEST"] in open(path, errors="ignore").read() for path in files)
 with open(os.environ["LEAK_TO"], "w") as f:
