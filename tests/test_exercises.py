@@ -229,3 +229,11 @@ def test_masks_that_overlap_or_leave_a_gap_are_no_partition(rows, fix):
     mask, row, value = fix
     m[mask, row] = value  # the same stripes, made a partition
     assert partition_problems(m, 2, 8) == []
+
+
+def test_statistics_in_float32_pass_for_two_close_confidences_and_the_population_std_fails():
+    # student24's "two confidences" at 200 ids: 2e-3 apart, float32 moved their std by 1.5e-5 of itself
+    ex, close = labs.exercise("3.2"), [Case("confidence_stats", (np.array([0.82529366, 0.82695684]),))]
+    for bug, verdict in [("style", ""), (True, "wrong statistics: std")]:
+        (state, out), = run_cases(functions("3.2", bug=bug), ex.defines, close)
+        assert state == "ok" and ex.checker.grade(close[0], out) == verdict

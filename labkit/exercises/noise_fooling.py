@@ -67,8 +67,10 @@ class ConfidenceStats(Checker):
             return f"the result should be a dict with the keys {', '.join(STATS)}"
         want = pd.Series(np.asarray(values, np.float64)).describe()
         given = dict(zip(keys, got.tolist(), strict=True))
-        # float32 input or arithmetic rounds to ~1e-7 of each value; the smallest planted bug moves a statistic 1e-3
-        wrong = [k for k in STATS if not abs(given[k] - want[k]) <= 1e-5 * max(abs(want[k]), 1e-3)]
+        # float32 rounds each value by ~6e-8 of its size, so a statistic moves by ~1e-7 of the largest value (a std
+        # of two close values: 1e-5 of itself); the smallest planted bug moves a statistic 1e-3
+        scale = max(float(np.abs(np.asarray(values, np.float64)).max(initial=0.0)), 1e-3)
+        wrong = [k for k in STATS if not abs(given[k] - want[k]) <= 1e-5 * max(abs(want[k]), scale)]
         return f"wrong statistics: {', '.join(wrong)}" if wrong else ""
 
 
