@@ -601,3 +601,36 @@ def test_a_signal_from_inside_is_named_as_such(course, sig):
         """, course["work"], timeout=60)
     assert r.status == "killed" and f"killed by {sig}, sent from inside the sandbox" in r.message, r
     assert "OOM" not in r.message and "runpy" not in r.message
+
+
+def _seccomp_verdict(program: bytes, arch: int, nr: int, flags: int = 0) -> int:
+    """What the kernel's classic-BPF interpreter returns for one system call (the instructions the filter uses)."""
+    import struct
+
+    data = struct.pack("=iIQ6Q", nr, arch, 0, flags, 0, 0, 0, 0, 0)
+    code = [struct.unpack("=HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    pc, acc = 0, 0
+    while True:
+        op, jt, jf, k = code[pc]
+        if op == 0x06:
+            return k
+        if op == 0x20:
+            acc, pc = struct.unpack_from("=I", data, k)[0], pc + 1
+            continue
+        taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[op]
+        pc += 1 + (jt if taken else jf)
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_root_graders_filter_refuses_user_namespaces_in_every_abi(machine):
+    program = sb.no_userns_filter(machine)
+    arch, unshare, clone, clone3 = sb._SYSCALLS[machine]
+    allow, eperm, enosys = sb._ALLOW, sb._ERRNO | 1, sb._ERRNO | 38
+    assert _seccomp_verdict(program, arch, unshare, sb._CLONE_NEWUSER) == eperm
+    assert _seccomp_verdict(program, arch, clone, sb._CLONE_NEWUSER | 0x11) == eperm
+    assert _seccomp_verdict(program, arch, clone3) == enosys
+    assert _seccomp_verdict(program, arch, unshare, 0x20000) == allow  # a mount namespace
+    assert _seccomp_verdict(program, arch, 0) == allow
+    # i386 through int 0x80 (unshare is 310 there) and x32 (unshare with bit 30): another ABI is refused
+    assert _seccomp_verdict(program, 0x40000003, 310, sb._CLONE_NEWUSER) == enosys
+    assert _seccomp_verdict(program, arch, sb._X32_BIT | unshare, sb._CLONE_NEWUSER) == enosys

@@ -151,16 +151,17 @@ def nvidia_devices(dev: str | os.PathLike = "/dev") -> list[str]:
 
 # x86-64 and arm64: (AUDIT_ARCH, unshare, clone, clone3); CLONE_NEWUSER; seccomp's return values
 _SYSCALLS = {"x86_64": (0xC000003E, 272, 56, 435), "aarch64": (0xC00000B7, 97, 220, 435)}
-_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWUSER, _X32_BIT = 0x10000000, 0x40000000
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
 
 
 def no_userns_filter(machine: str | None = None) -> bytes | None:
     """A seccomp program (classic BPF, as bwrap's ``--seccomp`` reads it) that refuses new user namespaces:
     ``unshare`` and ``clone`` with ``CLONE_NEWUSER`` fail with EPERM, ``clone3`` (whose flags it cannot read) with
-    ENOSYS, so that the C library falls back to ``clone``; everything else is allowed. What ``--disable-userns``
-    does in a user namespace, for the sandbox a root grader sets up without one. Written here because bwrap
-    takes only a compiled program (libseccomp's Python binding is not on PyPI); None on other processors."""
+    ENOSYS, so that the C library falls back to ``clone``; so do calls of another ABI (i386's ``int 0x80``, x32),
+    whose numbers differ; everything else is allowed. What ``--disable-userns`` does in a user namespace, for the
+    sandbox a root grader sets up without one. Written here because bwrap takes only a compiled program, and
+    compiling it with libseccomp would add a C library for eleven instructions; None on other processors."""
     import platform
     import struct
 
@@ -168,19 +169,20 @@ def no_userns_filter(machine: str | None = None) -> bytes | None:
     if arch is None:
         return None
     audit, unshare, clone, clone3 = arch
-    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JSET|K, BPF_RET|K
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|{JEQ,JGE,JSET}|K, BPF_RET|K
     program = [
         (ld, 0, 0, 4),                 # 0: the architecture
-        (jeq, 0, 8, audit),            # 1: another one (x32, i386): allowed as it is
+        (jeq, 0, 8, audit),            # 1: another one (i386 on x86-64, arm32 on arm64) -> 10 (ENOSYS)
         (ld, 0, 0, 0),                 # 2: the system call
-        (jeq, 2, 0, unshare),          # 3: unshare -> 6
-        (jeq, 1, 0, clone),            # 4: clone -> 6
-        (jeq, 3, 4, clone3),           # 5: clone3 -> 9 (ENOSYS), else -> 10
-        (ld, 0, 0, 16),                # 6: its flags (the first argument's low 32 bits)
-        (jset, 0, 2, _CLONE_NEWUSER),  # 7: a new user namespace -> 8, else -> 10
-        (ret, 0, 0, _ERRNO | 1),       # 8: EPERM
-        (ret, 0, 0, _ERRNO | 38),      # 9: ENOSYS
-        (ret, 0, 0, _ALLOW),           # 10: allowed
+        (jge, 6, 0, _X32_BIT),         # 3: x32's numbers -> 10 (ENOSYS)
+        (jeq, 2, 0, unshare),          # 4: unshare -> 7
+        (jeq, 1, 0, clone),            # 5: clone -> 7
+        (jeq, 3, 4, clone3),           # 6: clone3 -> 10 (ENOSYS), else -> 11
+        (ld, 0, 0, 16),                # 7: its flags (the first argument's low 32 bits)
+        (jset, 0, 2, _CLONE_NEWUSER),  # 8: a new user namespace -> 9, else -> 11
+        (ret, 0, 0, _ERRNO | 1),       # 9: EPERM
+        (ret, 0, 0, _ERRNO | 38),      # 10: ENOSYS
+        (ret, 0, 0, _ALLOW),           # 11: allowed
     ]
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
