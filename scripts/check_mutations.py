@@ -68,7 +68,8 @@ def golden_seed(seed: int):
 MUTATIONS = {
     "seed": ("another seed: every golden lab runs with seed = 1", golden_seed(1)),
     "guided_rule": ("lab 1: the guided rule swapped for vanilla",
-                    replace("labkit/modifiers.py", '"guided": GuidedBackpropagation,', '"guided": None,')),
+                    replace("labkit/modifiers.py", "(None, GuidedBackpropagation, RectifiedBackpropagation)",
+                            "(None, None, RectifiedBackpropagation)")),
     "fooling_step": ("lab 2: a fooling step without its normalisation",
                      replace("labkit/attacks/steps.py", "x + lr * g / image_norm(g) * scale", "x + lr * g * scale")),
     "profile_cap": ("a profile that halves an iteration cap (lab 4, quick: step_cap 80 -> 40)",
@@ -105,7 +106,7 @@ MUTATIONS = {
                              "base.update({name: os.environ[name] for name in ALLOWED_ENV if name in os.environ})",
                              "base.update({k: v for k, v in os.environ.items() if k.startswith('TF_')})")),
     "links_followed": ("the untrusted reader follows links",
-                       replace("labkit/grading/untrusted.py",
+                       replace("labkit/untrusted.py",
                                "flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC",
                                "flags = os.O_RDONLY | os.O_CLOEXEC")),
     "dotfiles_unhashed": ("a folder submission's dot-files left out of the cache key",
