@@ -23,9 +23,10 @@ OUTPUTS_LIMIT = 2_000_000  # characters of all the notebook's outputs kept
 
 def read_bytes(root: str | os.PathLike, relative: str | os.PathLike, limit: int) -> bytes | None:
     """The bytes of the regular file ``root/relative`` (``root`` is the grader's own folder), or None: no symbolic
-    link followed in ``relative``, no special file opened, nothing larger than ``limit`` bytes read."""
+    link followed in ``relative``, no path out of ``root``, no special file opened, nothing larger than ``limit``
+    bytes read."""
     parts = [p for p in Path(relative).parts if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts):
+    if not parts or Path(relative).is_absolute() or ".." in parts:  # an absolute path would ignore dir_fd
         return None
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:

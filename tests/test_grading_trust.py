@@ -48,6 +48,7 @@ def test_a_special_file_never_blocks_the_grader(written):
     assert untrusted.read_json(root, "work/labkit-out/results.json") is None
     assert untrusted.read_json(root, "work/labkit-out/fifo.json") is None
     assert untrusted.read_bytes(root, "work/labkit-out/../../etc/passwd", 1000) is None
+    assert untrusted.read_bytes(root, "/etc/hostname", 1000) is None  # not the host's file: dir_fd ignored
 
 
 def test_a_huge_sparse_file_is_refused_unread(written):
@@ -70,6 +71,7 @@ def test_a_zip_bomb_and_a_pickle_are_refused(written):
     np.save(out / "image.npy", np.ones((2, 2)))
     ctx = labs.Context(labs.get(4), "ok", root, out_dir="work/labkit-out")
     assert ctx.array("image.npy").sum() == 4 and ctx.array("../labkit-out/image.npy") is None
+    assert ctx.array(str(out / "image.npy")) is None  # an absolute name, even of the right file
 
 
 def test_an_executed_notebooks_outputs_are_capped(tmp_path):
