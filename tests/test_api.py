@@ -98,3 +98,22 @@ def test_the_step_cap_caps_every_loop_however_it_is_called(loop, tiny_tanh10, ti
     expected = run(2)
     monkeypatch.setenv("LABKIT_MAX_STEPS", "2")
     np.testing.assert_array_equal(run(16 if loop == "scorecam" else 50), expected)  # conv2 has 16 channels
+
+
+def test_the_cap_shortens_a_loop_and_leaves_it_what_it_is(tiny_tanh10, monkeypatch):
+    """A capped PGD is still PGD, a capped trapezoid keeps both ends, and a tunnel takes the cap of its call."""
+    monkeypatch.setenv("LABKIT_MAX_STEPS", "1")
+    result = attacks.pgd(tiny_tanh10, X, [3, 4], steps=10, step_size=1, early_stop=False, progress=False)
+    assert result.method == "pgd" and list(result.iterations) == [1, 1]
+    alphas, weights = attribution.ig_points(50, "riemann_trapezoid")
+    assert list(alphas) == [0, 1] and weights.sum() == pytest.approx(1)
+    sizes = []
+
+    def method(model, images, targets, **kwargs):
+        sizes.append(len(images))
+        return np.zeros(np.shape(images))
+
+    tunnel = attribution.noise_tunnel(method, nt_samples=3)  # made under the cap, called without it
+    monkeypatch.delenv("LABKIT_MAX_STEPS")
+    tunnel(tiny_tanh10, X, [3, 4])
+    assert sizes == [2 * 3]

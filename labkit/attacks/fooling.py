@@ -12,7 +12,7 @@ import numpy as np
 
 from labkit.attacks.steps import compiled_step
 from labkit.deprecation import renamed
-from labkit.errors import LabkitError, check_int, check_number, check_steps
+from labkit.errors import LabkitError, check_int, check_number, check_steps, max_steps
 from labkit.files import atomic_path
 from labkit.models import input_batch, predict, target_ids
 
@@ -126,7 +126,8 @@ def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, steps:
     import tensorflow as tf
 
     eps, step_size = check_number("eps", eps), check_number("step_size", step_size)
-    steps = check_steps("steps", steps)
+    requested = check_int("steps", steps)  # PGD or FGSM as asked, whatever the cap leaves of it
+    steps, method = max_steps(requested), "pgd" if requested > 1 else "fgsm"
     x0 = input_batch(model, images)
     t = target_ids(model, targets, len(x0))
     start = x0
@@ -136,8 +137,8 @@ def pgd(model, images, targets, eps: float = 8.0, step_size: float = 1.0, steps:
     step = compiled_step(model, "pgd")
     args = tf.constant(step_size, tf.float32), tf.constant(eps, tf.float32), tf.constant(early_stop)
     x, taken = _loop(lambda idx, xa: step(xa, x0[idx], t[idx], *args), start, steps,
-                     "PGD" if steps > 1 else "FGSM", progress and steps > 1, early_stop)
-    return attack_result("pgd" if steps > 1 else "fgsm", model, x0, x, t, taken)
+                     method.upper(), progress and requested > 1, early_stop)
+    return attack_result(method, model, x0, x, t, taken)
 
 
 def fgsm(model, images, targets, eps: float = 8.0) -> AttackResult:

@@ -13,7 +13,7 @@ import numpy as np
 
 from labkit.attribution.baselines import baseline_batch
 from labkit.deprecation import renamed
-from labkit.errors import LabkitError, check_int, check_steps
+from labkit.errors import LabkitError, check_int, max_steps
 from labkit.models import check_output, input_batch, input_gradient, predict, target_ids
 
 IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
@@ -22,14 +22,16 @@ IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_rig
 @renamed(n_steps="steps")
 def ig_points(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
     """Captum's path points ``alphas`` in [0, 1] and their quadrature ``weights`` (summing to 1); ``steps`` is
-    capped by ``LABKIT_MAX_STEPS``."""
-    n = check_steps("steps", steps)
+    capped by ``LABKIT_MAX_STEPS`` (the trapezoid rule keeps its two ends)."""
+    requested = check_int("steps", steps)
+    n = max_steps(requested)
     if method == "gausslegendre":
         nodes, w = np.polynomial.legendre.leggauss(n)
         return 0.5 * (nodes + 1), 0.5 * w
     if method == "riemann_trapezoid":
-        if n < 2:
+        if requested < 2:
             raise LabkitError("riemann_trapezoid needs steps >= 2")
+        n = max(n, 2)
         w = np.full(n, 1.0 / (n - 1))
         w[[0, -1]] /= 2
         return np.linspace(0, 1, n), w

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from labkit.deprecation import renamed
-from labkit.errors import LabkitError, check_steps
+from labkit.errors import LabkitError, check_int, max_steps
 from labkit.models import input_batch, target_ids
 
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
@@ -33,13 +33,13 @@ def noise_tunnel(method: Callable, nt_type: str = "smoothgrad", nt_samples: int 
     """
     if nt_type not in NT_TYPES:
         raise LabkitError(f"unknown nt_type {nt_type!r}; one of {', '.join(NT_TYPES)}")
-    samples = check_steps("nt_samples", nt_samples)
+    requested = check_int("nt_samples", nt_samples)
     if not np.isfinite(stdevs) or stdevs < 0:
         raise LabkitError(f"stdevs must be a number >= 0 (pixel units), got {stdevs!r}")
 
     @renamed(x="images", target="targets")
     def attribute(model, images, targets=None, **kwargs) -> np.ndarray:
-        x = input_batch(model, images)
+        x, samples = input_batch(model, images), max_steps(requested)  # the cap when it is called
         output = kwargs.get("output", "logit")
         ids = target_ids(model, targets, len(x), images=x, output=output)  # the clean image's class (Captum's)
         noise = np.random.default_rng(seed).normal(0.0, stdevs, (len(x), samples, *x.shape[1:]))
