@@ -155,6 +155,9 @@ def test_stubs_name_the_exercise(released, exercise, function, args):
     exec(cell.source, namespace)
     with pytest.raises(NotImplementedError, match=rf"^exercise {re.escape(exercise)} is not done yet$"):
         namespace[function](*args)
+    assert assign.stub_lines(exercise) == [f"# exercise {exercise}: your code here", assign.stub(exercise)]
+    lines = [line.strip() for line in cell.source.splitlines()]
+    assert any(lines[i:i + 2] == assign.stub_lines(exercise) for i in range(len(lines)))
 
 
 def test_student_notebook_runs_top_to_bottom(released, capsys):
@@ -451,6 +454,20 @@ def test_cli(tmp_path, capsys):
     with pytest.raises(LabkitError, match="unknown lab '9'"):
         _cli("9", "--out", out, "--notebooks", str(FIXTURES))
     assert not (tmp_path / "all").exists()
+
+
+def test_cli_other_formats_need_a_seed(tmp_path):
+    calls = []
+    parser = argparse.ArgumentParser(prog="labkit")
+    assign.add_cli(parser.add_subparsers(dest="command", required=True),
+                   {"otter": lambda masters, out, *, seed: calls.append(seed) or []})
+    args = parser.parse_args(["assign", "4", "--format", "otter", "--out", str(tmp_path), "--notebooks", str(FIXTURES)])
+    with pytest.raises(LabkitError, match=r"^--format otter needs --seed: .*secret"):
+        args.func(args)
+    assert calls == []
+    args = parser.parse_args(["assign", "4", "--format", "otter", "--seed", "0", "--out", str(tmp_path),
+                              "--notebooks", str(FIXTURES)])
+    assert args.func(args) == 0 and calls == [0]
 
 
 def test_repository_masters_release(tmp_path):

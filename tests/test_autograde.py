@@ -180,6 +180,45 @@ def test_a_bad_master_writes_nothing_in_either_format(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_nbgrader_refuses_a_prompt_only_students_get_rather_than_dropping_it(tmp_path):
+    nb = nbformat.read(notebooks_dir() / "04_universal_masked_image.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "raw" and 'name: "4.4"' in c.source) + 1
+    nb.cells[at:at] = [nbformat.v4.new_raw_cell("# BEGIN PROMPT"),
+                       nbformat.v4.new_markdown_cell("_Answer in two or three sentences._"),
+                       nbformat.v4.new_raw_cell("# END PROMPT")]
+    path = tmp_path / "masters" / "04_universal_masked_image.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    assert any(c.source == "_Answer in two or three sentences._" for c in parse_master(path).student.cells)
+    with pytest.raises(LabkitError, match=r"exercise 4.4: nbgrader has no cells that only students get \(a PROMPT "
+                                          r"block's text\)"):
+        nbgrader.nbgrader_source(parse_master(path), seed=SEED)
+
+
+def _stamps(root) -> dict:
+    """Every file under ``root``: its bytes and its inode (a file written again gets a new inode)."""
+    return {p: (p.read_bytes(), p.stat().st_ino) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_both_exports_are_byte_stable_and_left_alone_when_unchanged(tmp_path):
+    master = notebooks_dir() / "04_universal_masked_image.ipynb"
+    wheel = tmp_path / WHEEL
+    wheel.write_bytes(b"a wheel")
+    for name, export in (("otter", lambda out: otter.export([master], out, seed=SEED, wheel=wheel)),
+                         ("nbgrader", lambda out: nbgrader.export([master], out, seed=SEED))):
+        export(tmp_path / "a" / name)
+        first = _stamps(tmp_path / "a" / name)
+        export(tmp_path / "a" / name)
+        assert _stamps(tmp_path / "a" / name) == first, name  # same bytes: not written again
+        export(tmp_path / "b" / name)
+        assert {p.relative_to(tmp_path / "b"): data for p, (data, _) in _stamps(tmp_path / "b" / name).items()} == \
+            {p.relative_to(tmp_path / "a"): data for p, (data, _) in first.items()}, name
+        for path in first:
+            if path.suffix == ".ipynb":
+                ids = [c.id for c in nbformat.read(path, as_version=4).cells]
+                assert len(ids) == len(set(ids)), name
+
+
 # -- nbgrader -----------------------------------------------------------------------------------------------------
 
 def _graded_cells(nb) -> dict[str, tuple[str, float, str]]:
@@ -252,6 +291,10 @@ def test_the_cli_writes_an_nbgrader_course_and_refuses_a_seed_for_labkits_own_re
     assert main(["assign", "04", "--seed", "7", "--out", str(tmp_path / "labkit")]) == 2
     assert "--seed is for --format otter or nbgrader" in capsys.readouterr().err
     assert not (tmp_path / "labkit").exists()
+    for fmt in ("otter", "nbgrader"):  # the hidden cases' seed is the teacher's secret: no default
+        assert main(["assign", "04", "--format", fmt, "--out", str(tmp_path / "unseeded")]) == 2
+        assert f"--format {fmt} needs --seed" in capsys.readouterr().err
+    assert not (tmp_path / "unseeded").exists()
 
 
 # -- the kernel's side --------------------------------------------------------------------------------------------
@@ -281,6 +324,35 @@ def test_hidden_scores_the_cases_in_a_clean_room_and_otters_tests_split_them():
         autograde.hidden("4.1", SEED, at_least=1, of=n + 1, cells=right)
     lazy = [SETUP, "def stripe_masks(k, size):\n    return masks.masks('stripes', k, size)\n"]
     assert autograde.hidden("4.1", SEED, cells=lazy) == 0  # labkit's own masks are not in the clean room
+
+
+def test_hidden_says_when_the_clean_room_ran_without_the_sandbox(monkeypatch, capsys):
+    from labkit.grading import cleanroom, isolate
+
+    class Result:
+        points, max_points, message = 1.0, 2.0, "exercise 4.1: a case with 3 masks fails"
+
+    sandboxed = []
+
+    def room(*args, sandbox, **kwargs):
+        sandboxed.append(sandbox)
+        return Result(), None
+
+    monkeypatch.setattr(cleanroom, "grade_exercise", room)
+    n = autograde.cases("4.1", SEED)
+    cells = [SETUP, source("4.1")]
+    for available in (True, False):
+        monkeypatch.setattr(autograde.kernel, "_ROOMS", {})
+        monkeypatch.setattr(isolate, "sandbox_support",
+                            lambda available=available: isolate.SandboxSupport(available, "no bwrap: a test"))
+        assert autograde.hidden("4.1", SEED, cells=cells) == 1.0
+        printed = capsys.readouterr().out
+        with pytest.raises(AssertionError) as raised:
+            autograde.hidden("4.1", SEED, at_least=n, of=n, cells=cells)
+        for said in (printed, str(raised.value)):
+            assert "a case with 3 masks fails" in said
+            assert ("WITHOUT labkit's sandbox" in said and "no bwrap: a test" in said) is not available, said
+    assert sandboxed == [True, False]
 
 
 def test_exporters_are_the_cli_formats():

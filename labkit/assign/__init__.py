@@ -41,15 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labkit import labs
-from labkit.assign._master import ANSWER_TEXT, Master, lab_of, parse_master, registry_file
-from labkit.assign._parse import Question, stub
+from labkit.assign._master import ANSWER_TEXT, Master, lab_of, parse_master, registry_file, stable_ids
+from labkit.assign._parse import Question, stub, stub_lines
 from labkit.errors import LabkitError
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = ["ANSWER_TEXT", "Master", "Question", "Release", "add_cli", "lab_of", "parse_master", "paste_solutions",
-           "registry_file", "release", "stub", "write_files"]
+           "registry_file", "release", "stable_ids", "stub", "stub_lines", "write_files"]
 
 
 @dataclass
@@ -189,7 +189,10 @@ def _cli(args) -> int:
         raise LabkitError(f"no master notebook for {', '.join(missing)} in {folder} (expected {missing[0]}.ipynb)")
     masters = [found[name] for name in chosen]
     if args.format != "labkit":
-        for path in args.exporters[args.format](masters, Path(args.out) / args.format, seed=args.seed or 0):
+        if args.seed is None:
+            raise LabkitError(f"--format {args.format} needs --seed: the seed of the hidden cases written into its "
+                              "tests (a secret one of your own, a new one per round)")
+        for path in args.exporters[args.format](masters, Path(args.out) / args.format, seed=args.seed):
             print(f"  {path}")
         return 0
     if args.seed is not None:
@@ -208,11 +211,13 @@ def add_cli(sub, exporters: Mapping[str, Callable] | None = None) -> None:
     exporters = dict(exporters or {})
     p = sub.add_parser("assign", help="release labs: student and solution notebooks from the master notebooks",
                        description="Write OUT/student/<lab>.ipynb and OUT/solution/<lab>.ipynb from each lab's master "
-                                   "notebook (otter-grader's assign format), checked against the lab registry. "
-                                   "Nothing is written if any master has a problem.")
+                                   "notebook (otter-grader's assign format), checked against the lab registry; with "
+                                   "--format otter or nbgrader, OUT/otter/ or OUT/nbgrader/ instead. Nothing is "
+                                   "written if any master has a problem.")
     p.add_argument("labs", nargs="*", metavar="LAB", help="labs to release: 1, 01, attention_maps or "
                                                            "01_attention_maps (default: all)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder: student/ and solution/")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder: student/ and solution/ (--format otter: otter/; nbgrader: nbgrader/)")
     p.add_argument("--notebooks", default=None, metavar="DIR", help="folder of the master notebooks NN_name.ipynb "
                                                                    "(default: the repository's notebooks/)")
     p.add_argument("--format", default="labkit", choices=["labkit", *exporters],
@@ -220,6 +225,6 @@ def add_cli(sub, exporters: Mapping[str, Callable] | None = None) -> None:
                         "otter-grader's otter assign (OUT/otter/); nbgrader: an nbgrader course's source notebooks "
                         "(OUT/nbgrader/)")
     p.add_argument("--seed", type=int, default=None,
-                   help="otter and nbgrader: the seed of the hidden cases written into their tests (use a secret one; "
-                        "default 0)")
+                   help="otter and nbgrader (required there): the seed of the hidden cases written into their tests "
+                        "(use a secret one)")
     p.set_defaults(func=_cli, exporters=exporters)

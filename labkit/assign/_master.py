@@ -48,6 +48,19 @@ def lab_of(path: str | os.PathLike) -> Lab:
     return labs.LABS[stem]
 
 
+def stable_ids(cells, prefix: str) -> None:
+    """Give each cell without an id, or with one an earlier cell has, the id ``{prefix}-{k}`` (``k``: its 1-based
+    position; another suffix where an earlier cell took that one): the same notebook, the same ids, never random."""
+    seen: set[str] = set()
+    for k, cell in enumerate(cells, 1):
+        if not isinstance(cell.get("id"), str) or cell["id"] in seen:
+            new, n = f"{prefix}-{k}", 1
+            while new in seen:
+                new, n = f"{prefix}-{k}-{n}", n + 1
+            cell["id"] = new
+        seen.add(cell["id"])
+
+
 def _read(path: Path):
     """The notebook at ``path``; cells without an id (or with a repeated one) get a stable id, not a random one."""
     import nbformat
@@ -55,11 +68,7 @@ def _read(path: Path):
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if (raw.get("nbformat"), raw.get("nbformat_minor", 0)) >= (4, 5):
-            seen: set[str] = set()
-            for k, cell in enumerate(raw.get("cells", []), 1):
-                if not isinstance(cell.get("id"), str) or cell["id"] in seen:
-                    cell["id"] = f"cell-{k}"
-                seen.add(cell["id"])
+            stable_ids(raw.get("cells", []), "cell")
         return nbformat.reads(json.dumps(raw), as_version=4)
     except FileNotFoundError:
         raise LabkitError(f"master notebook not found: {path}") from None

@@ -46,6 +46,11 @@ def stub(name: str) -> str:
     return f'raise NotImplementedError("exercise {name} is not done yet")'
 
 
+def stub_lines(name: str) -> list[str]:
+    """The lines that replace a solution region in the student notebook: a comment, then :func:`stub`."""
+    return [f"# exercise {name}: your code here", stub(name)]
+
+
 @dataclass
 class Question:
     """One ``# BEGIN QUESTION`` block of a master (``manual``: a written answer, graded by hand)."""
@@ -194,7 +199,7 @@ def split_solution(source: str, name: str, n: int, err: Errors) -> tuple[str, st
                 raise err(n, f"line {k}: '# BEGIN SOLUTION' inside the prompt opened on line {prompt}")
             region, marked = (k, bool(m.group(2))), True
             if not region[1]:
-                student += [f"{m.group(1)}# exercise {name}: your code here", m.group(1) + stub(name)]
+                student += [m.group(1) + line for line in stub_lines(name)]
             continue
         if _END_SOL.match(line):
             if not region:
@@ -242,5 +247,5 @@ def split_solution(source: str, name: str, n: int, err: Errors) -> tuple[str, st
     if prompt:
         raise err(n, f"line {prompt}: '# BEGIN PROMPT' is never closed by '# END PROMPT' in this cell")
     if not marked:  # a whole-cell solution: the cell becomes the stub (otter would keep it, solution and all)
-        return f"# exercise {name}: your code here\n{stub(name)}", source, list(lines), []
+        return "\n".join(stub_lines(name)), source, list(lines), []
     return "\n".join(student), "\n".join(solution), secret, shared

@@ -5,8 +5,10 @@
   functions; an ``AssertionError`` that says what is wrong, never an expected answer;
 - ``hidden("4.1", seed=S)``: the points earned on the exercise's hidden cases in labkit's clean room
   (``labkit.grading.cleanroom``): the exercise's code is cut out of the cells this kernel ran (IPython's input
-  history: what otter or nbgrader executed) and run in a fresh, sandboxed interpreter without labkit's own
-  implementation of the exercise; each case passed earns its share of the exercise's declared points.
+  history: what otter or nbgrader executed) and run in a fresh interpreter without labkit's own implementation
+  of the exercise, sandboxed where a sandbox can start on the grading machine (``sandbox_support``); where none
+  can, with resource limits only, and the message ``hidden`` prints or raises says so and why. Each case passed
+  earns its share of the exercise's declared points.
   ``at_least=k``: an ``AssertionError`` unless k cases pass (otter scores test cases one by one: test k of N is
   worth points / N, so the sum is the same partial credit).
 

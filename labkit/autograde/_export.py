@@ -6,12 +6,12 @@ differs); the parameters cell as the lab is graded; the code of the tests, which
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
 
-from labkit import labs
-from labkit.assign import Master
+from labkit.assign import Master, stable_ids
 from labkit.errors import LabkitError
 from labkit.exercises import Exercise
 
@@ -95,24 +95,29 @@ def graded_parameters(master: Master, cell) -> None:
     if "parameters" not in cell.get("metadata", {}).get("tags", []):
         return
     lab = master.lab
-    values = {p.name: lab.graded_with.get(p.name, p.default) for p in lab.params}
-    cell["source"] = "\n".join(f"{p.name} = {labs.literal(values[p.name])}  # {p.help}" for p in lab.params)
+    cell["source"] = "\n".join(dataclasses.replace(p, default=lab.graded_with.get(p.name, p.default)).line()
+                               for p in lab.params)
 
 
 def notebook(master: Master, cells: list) -> dict:
-    """A notebook of ``cells`` with the master's metadata (its kernel) and labkit's lab; each cell with a unique id
-    (its own where it has one)."""
+    """A notebook of ``cells`` with the master's metadata (its kernel) and labkit's lab; each cell with a unique,
+    stable id: its own where it has one, else ``labkit-K`` (so the same lab gives the same bytes)."""
     import nbformat
 
     meta = {k: v for k, v in master.solution.metadata.items() if k != "labkit"}
     meta["labkit"] = {"lab": master.lab.name, "exercises": [e.name for e in master.lab.exercises]}
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=meta)
-    seen: set[str] = set()
-    for k, cell in enumerate(nb.cells, 1):
-        if not isinstance(cell.get("id"), str) or cell["id"] in seen:
-            cell["id"] = f"labkit-{k}"
-        seen.add(cell["id"])
-    return nb
+    stable_ids(cells, "labkit")  # before new_notebook, whose validation gives a cell without one a random id
+    return nbformat.v4.new_notebook(cells=cells, metadata=meta)
+
+
+def new_cell(kind: str, source: str) -> dict:
+    """A new ``code``, ``markdown`` or ``raw`` cell without an id: :func:`notebook` gives it a stable one (nbformat
+    would give it a random one)."""
+    import nbformat
+
+    cell = getattr(nbformat.v4, f"new_{kind}_cell")(source)
+    cell.pop("id", None)
+    return cell
 
 
 def writes(nb) -> str:

@@ -18,7 +18,7 @@ STUDENT = ""  # the id the hidden cases are drawn for: one for every submission 
 TIMEOUT = 60  # seconds for an exercise's hidden cases, besides the clean room's start (as ``labkit grade``)
 MEMORY_MB = 8192
 
-_ROOMS: dict[tuple[str, int, str], tuple[float, float, str]] = {}  # (exercise, seed, code) -> (points, max, why)
+_ROOMS: dict[tuple[str, int, str], tuple[float, float, str, str]] = {}  # (exercise, seed, code) -> _graded's result
 
 
 def _coding(name: str) -> Exercise:
@@ -38,7 +38,7 @@ def cases(name: str, seed: int) -> int:
 
 @contextlib.contextmanager
 def _quiet():
-    """Warnings and stderr go to stdout: nbgrader scores a test cell that writes to stderr 0."""
+    """Warnings are ignored and stderr goes to stdout: nbgrader scores a test cell that writes to stderr 0."""
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         yield
@@ -74,8 +74,9 @@ def public(name: str, namespace: Mapping[str, object]) -> None:
         raise AssertionError(f"exercise {ex.name}: " + "; ".join(result.problems or [result.state]))
 
 
-def _graded(ex: Exercise, seed: int, cells: Sequence[str]) -> tuple[float, float, str]:
-    """(points, max points, message) of ``ex`` on its hidden cases, once per code and seed in this kernel."""
+def _graded(ex: Exercise, seed: int, cells: Sequence[str]) -> tuple[float, float, str, str]:
+    """(points, max points, message, room) of ``ex`` on its hidden cases, once per code and seed in this kernel;
+    ``room``: empty in labkit's sandbox, else what says the clean room ran without one, and why."""
     from labkit.exercises.source import program
     from labkit.grading.cleanroom import grade_exercise
     from labkit.grading.isolate import sandbox_support
@@ -83,29 +84,34 @@ def _graded(ex: Exercise, seed: int, cells: Sequence[str]) -> tuple[float, float
     nb = _notebook(cells)
     key = (ex.name, int(seed), program(nb, ex).source)
     if key not in _ROOMS:
+        support = sandbox_support()
         with _quiet():
             result, _ = grade_exercise(ex, nb, seed=int(seed), student=STUDENT, timeout=TIMEOUT, memory_mb=MEMORY_MB,
-                                       sandbox=sandbox_support().available)
-        _ROOMS[key] = (result.points, result.max_points, result.message)
+                                       sandbox=support.available)
+        room = "" if support.available else (" [the clean room ran WITHOUT labkit's sandbox, with resource limits "
+                                             f"only: {support.message}]")
+        _ROOMS[key] = (result.points, result.max_points, result.message, room)
     return _ROOMS[key]
 
 
 def hidden(name: str, seed: int, at_least: int | None = None, of: int | None = None,
            cells: Sequence[str] | None = None) -> float | None:
     """Exercise ``name`` on its hidden cases drawn from ``seed``, in a clean room, on the code this kernel ran
-    (``cells``: those sources instead). Returns the points earned; with ``at_least=k`` (of ``of`` cases, the number
-    the test was written for), returns None if at least k cases pass, else raises ``AssertionError`` with what
-    failed (the kind of case, never its values)."""
+    (``cells``: those sources instead). Returns the points earned and prints the room's message; with
+    ``at_least=k`` (of ``of`` cases, the number the test was written for), returns None if at least k cases pass,
+    else raises ``AssertionError`` with what failed (the kind of case, never its values). The clean room is
+    sandboxed where a sandbox can start (``labkit.grading.isolate.sandbox_support``); where none can, it runs with
+    resource limits only, and the message printed or raised says so and why."""
     ex = _coding(name)
     n = cases(ex.name, seed)
     if at_least is not None and of is not None and of != n:
         raise AssertionError(f"exercise {ex.name}: these tests were written for {of} hidden cases, this labkit draws "
                              f"{n}: write them again (labkit assign --format ...)")
-    points, most, message = _graded(ex, seed, _kernel_cells() if cells is None else cells)
+    points, most, message, room = _graded(ex, seed, _kernel_cells() if cells is None else cells)
     if at_least is None:
-        print(message or f"exercise {ex.name}: every hidden test passes")
+        print((message or f"exercise {ex.name}: every hidden test passes") + room)
         return points
     passed = round(points / most * n) if most else 0
     if passed < at_least:
-        raise AssertionError(message or f"exercise {ex.name}: {passed} of {n} hidden tests pass")
+        raise AssertionError((message or f"exercise {ex.name}: {passed} of {n} hidden tests pass") + room)
     return None

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labkit import assign
-from labkit.assign import ANSWER_TEXT, Master, parse_master, stub
+from labkit.assign import ANSWER_TEXT, Master, parse_master, stub, stub_lines
 from labkit.autograde import _export as x
 from labkit.errors import LabkitError
 from labkit.exercises import Exercise
@@ -69,7 +69,7 @@ def solution_source(item: x.Item) -> str:
             out += mine
         else:
             indent = next((s[:len(s) - len(s.lstrip())] for s in mine + theirs if s.strip()), "")
-            stubbed = [s.strip() for s in mine] == [f"# exercise {ex.name}: your code here", stub(ex.name)]
+            stubbed = [s.strip() for s in mine] == stub_lines(ex.name)
             if mine and not stubbed:
                 raise LabkitError(f"exercise {ex.name}: nbgrader has no lines that only students get (a prompt, a "
                                   "'# SOLUTION' line): use a '# BEGIN SOLUTION' region")
@@ -92,8 +92,6 @@ def test_source(ex: Exercise, seed: int) -> str:
 
 def nbgrader_source(master: Master, *, seed: int) -> dict:
     """The lab as an nbgrader source notebook (an nbformat notebook)."""
-    import nbformat
-
     cells = []
     for ex, group in x.questions(x.items(master)):
         answers, texts, solutions = [], 0, 0
@@ -106,6 +104,10 @@ def nbgrader_source(master: Master, *, seed: int) -> dict:
                         cell["cell_type"] != "markdown":
                     raise LabkitError(f"exercise {ex.name}: nbgrader has no cells that only students get (a PROMPT "
                                       "block's code): put the starting code in the SOLUTION block")
+                if cell.get("source", "") != ANSWER_TEXT:
+                    raise LabkitError(f"exercise {ex.name}: nbgrader has no cells that only students get (a PROMPT "
+                                      "block's text): nbgrader gives students its own answer placeholder; put the "
+                                      "instructions in the question's text")
                 continue  # labkit's answer placeholder: nbgrader writes its own (ClearSolutions.text_stub)
             elif item.role == "answer":
                 answers.append(cell)
@@ -126,7 +128,7 @@ def nbgrader_source(master: Master, *, seed: int) -> dict:
         if answers:
             cells.append(_answer(ex, answers))
         if ex is not None and not ex.written:
-            test = nbformat.v4.new_code_cell(test_source(ex, seed))
+            test = x.new_cell("code", test_source(ex, seed))
             test["metadata"]["nbgrader"] = _nbgrader(ex, "tests", grade=True, solution=False, locked=True)
             cells.append(test)
     return x.notebook(master, cells)
@@ -139,7 +141,7 @@ def _answer(ex: Exercise, cells: list) -> dict:
     return cell
 
 
-def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed: int = 0) -> list[Path]:
+def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed: int) -> list[Path]:
     """Write ``OUT/source/<lab>/<lab>.ipynb`` (an nbgrader assignment named after the lab) for each master notebook,
     and ``OUT/nbgrader_config.py``. Every master is checked first; nothing is written on error. Returns the
     export's files."""

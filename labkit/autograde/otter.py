@@ -37,15 +37,11 @@ AUTOGRADER_FILES = "/autograder/source/files"  # where otter's grading image unp
 
 
 def _raw(text: str) -> dict:
-    import nbformat
-
-    return nbformat.v4.new_raw_cell(text)
+    return x.new_cell("raw", text)
 
 
 def _code(text: str) -> dict:
-    import nbformat
-
-    return nbformat.v4.new_code_cell(text)
+    return x.new_cell("code", text)
 
 
 def config(master: Master, wheel: str) -> str:
@@ -152,7 +148,7 @@ def build_wheel(folder: str | os.PathLike) -> Path:
     return built[-1]
 
 
-def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed: int = 0,
+def export(masters: Sequence[str | os.PathLike], out: str | os.PathLike, *, seed: int,
            wheel: str | os.PathLike | None = None) -> list[Path]:
     """Write ``OUT/<lab>.ipynb`` (a master for ``otter assign``) for each master notebook, ``OUT/requirements.txt``
     and labkit's wheel (``wheel``: one already built; default: built here). Every master is checked first;
