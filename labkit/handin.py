@@ -69,11 +69,12 @@ class Report:
 def _lab_of(nb, path: Path, lab: str | int | None) -> labs.Lab:
     if lab is not None:
         return labs.get(lab)
-    name = (nb.metadata.get("labkit") or {}).get("lab") or path.stem
+    claimed, content = labs.lab_of_notebook(nb)
+    name = claimed or content or path.stem
     if name in labs.LABS:
         return labs.LABS[name]
-    raise LabkitError(f"{path.name}: cannot tell which lab it is (no labkit metadata, and not named after a lab): "
-                      "pass --lab N")
+    raise LabkitError(f"{path.name}: cannot tell which lab it is (no labkit metadata or exercise of a lab, and not "
+                      "named after a lab): pass --lab N")
 
 
 def _answers(nb, path: Path, lab: labs.Lab) -> dict[str, str]:

@@ -84,3 +84,11 @@ def test_a_notebook_that_is_no_lab_is_a_clear_error(tmp_path):
         handin.assess(path)
     with pytest.raises(LabkitError, match="no notebook"):
         handin.assess(tmp_path / "nosuch.ipynb")
+
+
+def test_a_copy_without_metadata_and_of_another_name_is_known_by_its_exercises(notebooks, tmp_path):
+    nb = nbformat.read(notebooks["finished"], as_version=4)
+    nb.metadata.pop("labkit", None)  # as jupytext or a copy-paste into a new notebook leaves it
+    path = tmp_path / "my_homework.ipynb"
+    nbformat.write(nb, path)
+    assert handin.assess(path).ready

@@ -5,7 +5,6 @@ notebook is, judged by its content as well as its metadata."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from labkit import labs
@@ -14,11 +13,10 @@ from labkit.grading import cleanroom
 from labkit.grading.checks import CheckResult
 from labkit.labs import Lab
 
-__all__ = ["answers", "answers_markdown", "coding", "failed_exercises", "grade_exercises", "lab_of", "wrong_lab",
+__all__ = ["answers", "answers_markdown", "coding", "failed_exercises", "grade_exercises", "wrong_lab",
            "written"]
 
 ANSWER_LIMIT = 20_000  # characters of one written answer kept for the teacher
-_SETUP = re.compile(r"""labs\.setup\(\s*["'](\d\d_\w+)["']""")
 
 
 def coding(lab: Lab) -> list:
@@ -36,34 +34,9 @@ def _source(cell) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def lab_of(nb) -> tuple[str | None, str | None]:
-    """(the lab a notebook claims in ``metadata.labkit.lab``, the lab its content belongs to): None where nothing
-    tells. The content's lab is the majority of the labs its exercise cells name (metadata), its setup call
-    (``labs.setup("02_...")``) and the exercise functions it defines."""
-    claimed = None
-    meta = nb.get("metadata", {}).get("labkit")
-    if isinstance(meta, dict) and meta.get("lab") is not None:
-        try:
-            claimed = labs.get(str(meta["lab"])).name
-        except Exception:  # noqa: BLE001 - a lab the registry does not know
-            claimed = str(meta["lab"])[:80]
-    votes: Counter = Counter()
-    names = {e.name: lab.name for lab in labs.LABS.values() for e in lab.exercises}
-    functions = {f: lab.name for lab in labs.LABS.values() for e in lab.exercises for f in e.defines}
-    for cell in nb.get("cells", []):
-        cell_meta = cell.get("metadata", {}).get("labkit")
-        if isinstance(cell_meta, dict) and cell_meta.get("exercise") in names:
-            votes[names[cell_meta["exercise"]]] += 1
-        if cell.get("cell_type") == "code":
-            text = _source(cell)
-            votes.update(m for m in _SETUP.findall(text) if m in labs.LABS)
-            votes.update(lab for f, lab in functions.items() if re.search(rf"^(def|class)\s+{f}\b", text, re.M))
-    return claimed, (votes.most_common(1)[0][0] if votes else None)
-
-
 def wrong_lab(nb, lab: Lab) -> str:
     """Why notebook ``nb`` is not graded as ``lab`` ("" when it is): its metadata or its content is another lab."""
-    for found in lab_of(nb):
+    for found in labs.lab_of_notebook(nb):
         if found is not None and found != lab.name:
             other = labs.LABS.get(found)
             what = f"lab {other.number} ({other.name})" if other else repr(found)

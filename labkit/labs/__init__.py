@@ -72,7 +72,36 @@ def exercise(name: str):
 
 
 __all__ = ["DEFAULT_PROFILE", "LABS", "PROFILES", "Check", "Context", "Lab", "Param", "check_profile", "exercise",
-           "find_lab", "get", "literal", "max_steps", "notebooks_dir", "setup", "sync_notebooks"]
+           "find_lab", "get", "lab_of_notebook", "literal", "max_steps", "notebooks_dir", "setup", "sync_notebooks"]
+
+
+def lab_of_notebook(nb) -> tuple[str | None, str | None]:
+    """(the lab a notebook claims in ``metadata.labkit.lab``, the lab its content belongs to): None where nothing
+    tells. The content's lab is the majority of the labs its exercise cells name (metadata), its setup call
+    (``labs.setup("02_...")``) and the exercise functions it defines."""
+    import re
+    from collections import Counter
+
+    claimed = None
+    meta = nb.get("metadata", {}).get("labkit")
+    if isinstance(meta, dict) and meta.get("lab") is not None:
+        try:
+            claimed = get(str(meta["lab"])).name
+        except Exception:  # noqa: BLE001 - a lab the registry does not know
+            claimed = str(meta["lab"])[:80]
+    votes: Counter = Counter()
+    names = {e.name: lab.name for lab in LABS.values() for e in lab.exercises}
+    functions = {f: lab.name for lab in LABS.values() for e in lab.exercises for f in e.defines}
+    for cell in nb.get("cells", []):
+        cell_meta = cell.get("metadata", {}).get("labkit")
+        if isinstance(cell_meta, dict) and cell_meta.get("exercise") in names:
+            votes[names[cell_meta["exercise"]]] += 1
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else str(source)
+            votes.update(m for m in re.findall(r"""labs\.setup\(\s*["'](\d\d_\w+)["']""", text) if m in LABS)
+            votes.update(lab for f, lab in functions.items() if re.search(rf"^(def|class)\s+{f}\b", text, re.M))
+    return claimed, (votes.most_common(1)[0][0] if votes else None)
 
 
 def setup(name: str | int, namespace: dict) -> None:
