@@ -9,12 +9,13 @@ a notebook stopped from outside, and atomic output (a partial notebook never lie
 next one runs, and once the notebook's deadline has passed its remaining cells are skipped.
 
 ``python -m labkit.execute NOTEBOOK EXECUTED --cwd DIR --cell-timeout S [--timeout S] [--keep-going]
---parameters JSON`` runs one notebook (the grader's sandboxed child); its exit code says how it ended
-(``EXIT_CODES``).
+--parameters JSON`` runs one notebook (the grader's sandboxed child), its outputs capped as it runs; its exit
+code says how it ended (``EXIT_CODES``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import subprocess
@@ -64,13 +65,15 @@ def check_notebook(path: str | os.PathLike) -> str:
 
 def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[str, object] | None = None, *,
             cwd: str | os.PathLike | None = None, timeout: float | None = None, cell_timeout: float | None = None,
-            on_cell: Callable[[int, int], None] | None = None, keep_going: bool = False) -> Execution:
+            on_cell: Callable[[int, int], None] | None = None, keep_going: bool = False,
+            capped: bool = False) -> Execution:
     """Execute notebook ``src`` with papermill into ``dst``; never raises for the notebook's own failure.
 
     ``timeout``: seconds for the whole notebook; ``cell_timeout``: seconds per cell; ``on_cell(index, done)``
     is called as each cell starts; ``keep_going``: see the module's docstring (the status is then ``timeout``
-    when a cell ran over its limit, else ``failed`` for the first error). Ctrl-C leaves no partial notebook
-    behind and is raised again.
+    when a cell ran over its limit, else ``failed`` for the first error); ``capped`` (grading): each cell's
+    outputs are capped as it runs (``_capped_engine``), else kept whole (``labkit run``: its figures). Ctrl-C
+    leaves no partial notebook behind and is raised again.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -87,7 +90,8 @@ def execute(src: str | os.PathLike, dst: str | os.PathLike, parameters: Mapping[
     engine = _engine(state, deadline, timeout, cell_timeout, on_cell, keep_going)
     status, message = "ok", ""
     try:
-        papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}), engine_name=_engine_name(),
+        papermill.execute_notebook(str(src), str(tmp), parameters=dict(parameters or {}),
+                                   engine_name=_capped_engine() if capped else "nbclient",
                                    cwd=None if cwd is None else str(cwd), progress_bar=False, log_output=False,
                                    **engine)
     except PapermillExecutionError as exc:
@@ -167,38 +171,56 @@ def _engine(state: dict, deadline: float | None, timeout: float | None, cell_tim
     return engine
 
 
-OUTPUT_LIMIT = 100_000  # characters of one cell's outputs kept in the executed notebook (the rest: one note)
-OUTPUTS_LIMIT = 2_000_000  # characters of all its outputs
+CUT_NOTE = "[... output cut: over {} characters for this cell or {} for the notebook ...]\n"
 
 
-def _engine_name() -> str:
-    """papermill's nbclient engine, registered under our name with outputs capped per cell and in all: a cell
-    that prints 200 MB keeps a note instead, and the run neither slows down nor fills memory. (nbclient has no
-    such option; its ``output`` method is the place every output passes.)"""
+@functools.cache
+def _capped_engine() -> str:
+    """papermill's nbclient engine with each cell's outputs capped as it runs, registered once under our name.
+
+    For the grader's run (``capped``): a cell that prints 200 MB, or displays image after image, keeps a note
+    instead, and the run neither slows down nor fills memory. Outputs are measured as ``untrusted._cap`` measures
+    them when the grader reads the executed notebook (JSON characters, images included), with its limits. Once a
+    cell is cut, its later outputs are dropped too (kept in order). nbclient has no such option; its ``output``
+    method is the place every output passes. Built on first use, not at import: importing papermill would cost
+    every ``labkit`` command a second and a half.
+    """
+    import json
+
     import nbformat
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
+    from labkit.untrusted import OUTPUT_LIMIT, OUTPUTS_LIMIT
+
     class CappedClient(PapermillNotebookClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.capped_sizes: dict[int, int] = {}  # characters kept per cell
+            self.capped_total = 0  # characters kept in all
+            self.capped_cells: set[int] = set()  # cells cut: the rest of their outputs is dropped
+
         def output(self, outs, msg, display_id, cell_index):
-            sizes, cut = self.__dict__.setdefault("sizes", {}), self.__dict__.setdefault("cut", set())
-            size = len(str(msg.get("content", "")))
-            if sizes.get(cell_index, 0) + size > OUTPUT_LIMIT or sum(sizes.values()) + size > OUTPUTS_LIMIT:
-                if cell_index not in cut:  # one note per cell
-                    cut.add(cell_index)
-                    outs.append(nbformat.v4.new_output("stream", name="stderr", text=(
-                        f"[... output cut: over {OUTPUT_LIMIT} characters for this cell or {OUTPUTS_LIMIT} for the "
-                        "notebook ...]\n")))
+            if cell_index in self.capped_cells:
                 return None
-            sizes[cell_index] = sizes.get(cell_index, 0) + size
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            used = self.capped_sizes.get(cell_index, 0)
+            if used + size > OUTPUT_LIMIT or self.capped_total + size > OUTPUTS_LIMIT:
+                self.capped_cells.add(cell_index)
+                outs.append(nbformat.v4.new_output("stream", name="stderr",
+                                                   text=CUT_NOTE.format(OUTPUT_LIMIT, OUTPUTS_LIMIT)))
+                return None
+            self.capped_sizes[cell_index] = used + size
+            self.capped_total += size
             return super().output(outs, msg, display_id, cell_index)
 
     class CappedEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            # NBClientEngine's own, with our client
             kwargs = remove_args(["input_path"], **kwargs)
             safe = remove_args(["timeout", "startup_timeout"], **kwargs)
             final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
@@ -307,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parameters", default="{}")
     a = p.parse_args(argv)
     run = execute(a.notebook, a.output, json.loads(a.parameters), cwd=a.cwd, cell_timeout=a.cell_timeout,
-                  timeout=a.timeout, keep_going=a.keep_going)
+                  timeout=a.timeout, keep_going=a.keep_going, capped=True)
     if run.message:
         print(run.message[:1000], file=sys.stderr)
     return EXIT_CODES[run.status]

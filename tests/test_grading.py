@@ -5,10 +5,12 @@ import csv
 import shutil
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
 from labkit import LabkitError, attacks, grading, images
+from labkit.execute import execute, main
 
 BATCH = Path(__file__).parent / "grading_batch"
 
@@ -63,6 +65,54 @@ def test_heavy_output_is_cut_not_timed_out(graded):
     assert outcomes["ivan_prints"].status == "ok"
     executed = out / "executed" / "ivan_prints.ipynb"
     assert executed.stat().st_size < 1 << 20 and "output cut" in executed.read_text()
+
+
+# a matplotlib figure's size in a notebook: ~300 KB of base64 PNG
+FIGURE = ("import base64, os\nfrom IPython.display import display\n\n"
+          "def figure(n=225_000):\n"
+          "    png = base64.b64encode(os.urandom(n)).decode()\n"
+          "    display({'image/png': png, 'text/plain': '<Figure size 640x480 with 1 Axes>'}, raw=True)")
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def _outputs(path: Path) -> dict[str, list]:
+    return {c.source: c.outputs for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"}
+
+
+def test_a_plain_run_keeps_its_figures(tmp_path):
+    """``labkit run`` caps nothing: a lab's figures are kept whole, however many a cell shows."""
+    one, many = "figure()\nprint('after')", "for _ in range(8):\n    figure()"
+    run = execute(_notebook(tmp_path / "lab.ipynb", FIGURE, one, many), tmp_path / "out.ipynb")
+    assert run.status == "ok", run.message
+    outputs = _outputs(run.notebook)
+    assert len(outputs[one][0].data["image/png"]) == 300_000 and outputs[one][1].text == "after\n"
+    assert [len(o.data["image/png"]) for o in outputs[many]] == [300_000] * 8
+    assert "output cut" not in run.notebook.read_text()
+
+
+def test_the_graders_run_cuts_a_flood_of_output(tmp_path):
+    """The grader's child (``python -m labkit.execute``) keeps a figure under the cell's limit; a cell that shows
+    image after image or prints 20 MB keeps one note, last (its later outputs are dropped); the notebook stays
+    small and the next cell keeps its output."""
+    small = "figure(30_000)"
+    images_ = "for _ in range(20):\n    figure()\nprint('tail')"
+    prints = "import sys\nfor _ in range(20):\n    sys.stdout.write('x' * (1 << 20) + '\\n')\nprint('tail')"
+    src = _notebook(tmp_path / "sub.ipynb", FIGURE, small, images_, prints, "print('done')")
+    executed = tmp_path / "out.ipynb"
+    assert main([str(src), str(executed), "--cwd", str(tmp_path), "--cell-timeout", "120", "--keep-going"]) == 0
+    assert executed.stat().st_size < 1 << 20
+    outputs = _outputs(executed)
+    assert len(outputs[small][0].data["image/png"]) == 40_000
+    for flood in (images_, prints):
+        assert len(outputs[flood]) == 1 and "output cut" in outputs[flood][0].text, outputs[flood]
+    assert outputs["print('done')"][0].text == "done\n"
 
 
 def test_grades_csv_feedback_and_summary(graded):
