@@ -2,7 +2,7 @@
 
 ``grade_on_cluster(jobs, grade, out)`` maps ``grade(job) -> dict`` over submissions on a cluster (a
 ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` by default, or a scheduler address such as
-``tcp://head:8786``, a ``Cluster`` object from dask-jobqueue / dask-kubernetes, or a ``Client``) and yields
+``tls://head:8786``, a ``Cluster`` object from dask-jobqueue / dask-kubernetes, or a ``Client``) and yields
 :class:`Graded` results as they complete. The recipes for Slurm, PBS and Kubernetes are in
 the README's grading section.
 

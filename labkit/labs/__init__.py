@@ -8,7 +8,7 @@ sizes, the key results it records (and how the golden check compares them), its 
 (``python -m labkit.labs sync``).
 
 The lab registry is the layer above labkit's methods: it imports them, and only ``runner``, ``assign``,
-``grading`` and ``student`` import it (``tests/test_layering.py``).
+``grading``, ``student``, ``handin`` and ``autograde`` import it (``tests/test_layering.py``).
 
 Where each idea lives: ``_spec`` (``Lab``, ``Param``, ``Check``, profiles), ``_validate`` (parameter checks),
 ``_checks`` (what a grading check reads, and the shared checks), ``golden`` (tolerances and the golden

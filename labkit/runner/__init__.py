@@ -161,7 +161,8 @@ def check_exercises(outcomes: Sequence[dict]) -> None:
     if not todo:
         return
     _say("      the exercises: labkit check on each executed notebook")
-    n = sum(len(labs.LABS[o["lab"]].exercises) for o in todo)
+    # each coding exercise may take CHECK_SECONDS twice: its code run (handin._coding), then its checks
+    n = 2 * sum(not e.written for o in todo for e in labs.LABS[o["lab"]].exercises)
     why = "labkit check could not run"
     try:
         done = subprocess.run([sys.executable, "-m", "labkit", "check", "--json", *[o["notebook"] for o in todo]],
