@@ -117,3 +117,13 @@ def test_the_cap_shortens_a_loop_and_leaves_it_what_it_is(tiny_tanh10, monkeypat
     monkeypatch.delenv("LABKIT_MAX_STEPS")
     tunnel(tiny_tanh10, X, [3, 4])
     assert sizes == [2 * 3]
+
+
+def test_assert_close_scales_to_the_values_and_knows_infinities():
+    from labkit.testing import assert_close
+
+    assert_close([5e-5, np.inf, np.nan, 0.0], [5e-5 + 1e-12, np.inf, np.nan, 4e-11])  # within 1e-6 of 5e-5
+    for wrong in ([6e-5, np.inf, np.nan, 0.0], [5e-5, -np.inf, np.nan, 0.0], [5e-5, np.inf, 0.0, 0.0],
+                  [5e-5, np.inf, np.nan]):
+        with pytest.raises(AssertionError):
+            assert_close(wrong, [5e-5, np.inf, np.nan, 0.0])
