@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import labs, student
+from labkit import labs, quiet, student
 from labkit.errors import LabkitError
 
 __all__ = ["Report", "add_cli", "assess"]
@@ -92,10 +92,8 @@ def _answers(nb, path: Path, lab: labs.Lab) -> dict[str, str]:
 
 def _coding(nb, ex, folder: Path) -> student.Status:
     """Exercise ``ex`` on the notebook's own code: cut out, run alone (in the notebook's folder), checked."""
-    from labkit import quiet
     from labkit.exercises.source import program
 
-    quiet.ignore_harmless_warnings()  # as in the lab's own kernel (labs.setup)
     code = program(nb, ex)
     if code.missing:
         return student.status(ex, {})
@@ -143,6 +141,7 @@ def assess(path: str | os.PathLike, lab: str | int | None = None) -> Report:
         raise LabkitError(f"{path} is not a readable notebook: {str(exc).splitlines()[0][:200]}") from None
     lab_ = _lab_of(nb, path, lab)
     answers = _answers(nb, path, lab_)
+    quiet.ignore_harmless_warnings()  # as in the lab's own kernel (labs.setup)
     statuses = []
     for ex in lab_.exercises:
         if ex.written:

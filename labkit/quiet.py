@@ -26,7 +26,10 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["NATIVE_LOG", "drain", "filter_native_logs", "hidden", "ignore_harmless_warnings"]
+__all__ = ["INPUT_STRUCTURE_WARNING", "NATIVE_LOG", "drain", "filter_native_logs", "hidden", "ignore_harmless_warnings"]
+
+# Keras warns when a one-input model is called on a plain tensor or a list (tf-keras-vis and students' code do)
+INPUT_STRUCTURE_WARNING = "The structure of `inputs` doesn't match"
 
 # absl's line format (severity letter, MMDD, time), and the warning absl prints before it is initialised
 NATIVE_LOG = re.compile(rb"^(?:(WARNING): All log messages before absl::InitializeLog\(\)"
@@ -187,4 +190,4 @@ def ignore_harmless_warnings() -> None:
     plain tensor (tf-keras-vis and the students' code do)."""
     import warnings
 
-    warnings.filterwarnings("ignore", message="The structure of `inputs`")
+    warnings.filterwarnings("ignore", message=INPUT_STRUCTURE_WARNING)

@@ -16,7 +16,7 @@ from labkit.assign import parse_master
 from labkit.autograde import nbgrader, otter
 from labkit.cli import main
 from labkit.errors import LabkitError
-from labkit.runner.plan import notebooks_dir
+from labkit.labs import notebooks_dir
 
 SEED = 4242
 WHEEL = "labkit-0.1.0-py3-none-any.whl"

@@ -23,7 +23,7 @@ from planted import BUGS, SETUP, functions, source
 from labkit import autograde, labs
 from labkit.assign import parse_master
 from labkit.autograde import nbgrader, otter
-from labkit.runner.plan import notebooks_dir
+from labkit.labs import notebooks_dir
 
 pytestmark = pytest.mark.external_graders
 

@@ -10,7 +10,7 @@ import pytest
 from planted import BUGS
 
 from labkit import LabkitError, assign, handin
-from labkit.runner.plan import notebooks_dir
+from labkit.labs import notebooks_dir
 
 LAB = "04_universal_masked_image"
 

@@ -10,7 +10,7 @@ import pytest
 from planted import BUGS
 
 from labkit import assign, grading, labs
-from labkit.runner.plan import notebooks_dir
+from labkit.labs import notebooks_dir
 
 pytestmark = pytest.mark.graded_labs
 

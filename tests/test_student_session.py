@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from labkit import assign, quiet
-from labkit.runner.plan import notebooks_dir
+from labkit.labs import notebooks_dir
 
 pytestmark = pytest.mark.student_session
 

@@ -10,8 +10,7 @@ import numpy as np
 from labkit.attribution.gradcam import renormalize
 from labkit.attribution.methods import METHODS
 from labkit.models import cached, cached_models, release
-
-_INPUT_WARNING = "The structure of `inputs` doesn't match"  # tf-keras-vis passes a list; harmless
+from labkit.quiet import INPUT_STRUCTURE_WARNING
 
 # A clone of VGG16 costs ~1.9 GB, and each tf-keras-vis visualiser given a modifier clones again: one clone at
 # a time, in labkit.models' cache, its backprop rule switched in place.
@@ -46,7 +45,7 @@ def _clone(model, replace_to_linear) -> dict:
     from tf_keras_vis.saliency import Saliency
 
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_INPUT_WARNING)
+        warnings.filterwarnings("ignore", message=INPUT_STRUCTURE_WARNING)
         clone = Saliency(model, model_modifier=[replace_to_linear], clone=True).model
     return {"model": clone, "rule": "vanilla",
             "activations": {layer.name: layer.activation for layer in clone.layers if hasattr(layer, "activation")}}
@@ -76,7 +75,7 @@ def one_map(model, x, ids, method, done, *, smooth_samples, smooth_noise, layer,
     score = CategoricalScore(ids)
     cam = {"penultimate_layer": layer, "seek_penultimate_conv_layer": False}
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_INPUT_WARNING)
+        warnings.filterwarnings("ignore", message=INPUT_STRUCTURE_WARNING)
         if kind == "saliency":
             samples = smooth_samples if method == "smoothgrad" else 0
             state = np.random.get_state()  # tf-keras-vis draws SmoothGrad's noise from np.random
