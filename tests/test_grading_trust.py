@@ -202,11 +202,14 @@ def test_the_step_cap_never_reaches_the_graders_references(monkeypatch):
     reference it is compared with (nor the cases drawn by it)."""
     from planted import functions
 
+    from labkit.exercises import network_visualisation as nv
     from labkit.exercises.harness import run_cases
 
     ex = labs.exercise("2.2")
     uncapped_cases = ex.checker.cases(3)
     monkeypatch.setenv("LABKIT_MAX_STEPS", "1")
+    nv._reachable.cache_clear()  # every reference loop runs again, under the cap
+    nv._fooling_loop.cache_clear()
     cases = ex.checker.cases(3)
     assert [c.args[2] for c in cases] == [c.args[2] for c in uncapped_cases]
     result = cleanroom.score(ex, cases, run_cases(functions("2.2"), ex.defines, cases))

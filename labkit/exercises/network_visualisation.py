@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -52,12 +52,20 @@ class SaliencyMap(Checker):
 
 def fooling_reference(model: Model, x: np.ndarray, target: int, lr: float, max_iterations: int):
     """labkit's fooling loop on one image: (the image, the steps it took)."""
+    x = np.ascontiguousarray(x, np.float32)
+    image, steps = _fooling_loop(model, x.tobytes(), x.shape, int(target), float(lr), int(max_iterations))
+    return image.copy(), steps
+
+
+@lru_cache(maxsize=64)  # a student's grading asks again for the loops that drawing the cases ran moments before
+def _fooling_loop(model: Model, data: bytes, shape: tuple, target: int, lr: float, max_iterations: int):
     from labkit import attacks
     from labkit.errors import uncapped
 
+    x = np.frombuffer(data, np.float32).reshape(shape)
     with uncapped():  # a student's loop takes its steps whatever LABKIT_MAX_STEPS says
-        r = attacks.fooling_images(tiny(model), x[None], [int(target)], learning_rate=float(lr),
-                                   steps=int(max_iterations), progress=False)
+        r = attacks.fooling_images(tiny(model), x[None], [target], learning_rate=lr, steps=max_iterations,
+                                   progress=False)
     return r.images[0], int(r.iterations[0])
 
 
@@ -78,11 +86,10 @@ def _reachable(model: Model, seed: int, target: int, lr: float) -> int | None:
     """The steps labkit's loop takes on this image and target, if the target is reached with a clear margin
     before the cap (the step before it not classified as the target, the last one clearly so); else None."""
     x = images(seed, 1)[0]
-    _, steps = fooling_reference(model, x, target, lr, CAP)
+    after, steps = fooling_reference(model, x, target, lr, CAP)  # stopped at `steps` < CAP: the image after them
     if not 1 <= steps <= CAP - 10:
         return None
     before, _ = fooling_reference(model, x, target, lr, steps - 1) if steps > 1 else (x, 0)
-    after, _ = fooling_reference(model, x, target, lr, steps)
     if _margin(model, before, target) > -MARGIN or _margin(model, after, target) < MARGIN:
         return None
     return steps
