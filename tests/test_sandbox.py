@@ -562,7 +562,12 @@ def test_masks_and_dev_hold_nothing_and_tmp_counts_as_memory(course):
                 f.flush()
         print('WROTE /tmp')
         """, course["work"], readonly=[course["root"]], hidden=[course["subs"]], memory_mb=2048, timeout=120)
-    assert r.status == "killed" and "memory limit exceeded" in r.message, r
+    # /tmp counts as memory (the watchdog saw it: the process itself holds ~30 MB), and 2 GB is the most it holds:
+    # the watchdog kills the run over the limit or, when the writer outruns its poll (a busy machine), the tmpfs,
+    # sized to the limit, is full first and the write fails
+    assert r.peak_rss_mb > 1024 and "WROTE /tmp" not in r.stdout, r
+    full = r.status == "failed" and "No space left on device" in r.stdout + r.stderr
+    assert full or (r.status == "killed" and "memory limit exceeded" in r.message), r
     assert r.stdout.count("denied Read-only file system") == 3 and "WROTE" not in r.stdout, r
 
 
